@@ -1,0 +1,1 @@
+"""Command line and settings of the loyalty decisioning service."""

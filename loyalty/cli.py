@@ -1,0 +1,30 @@
+"""The ``loyalty`` console script: thin commands that call into the product packages.
+
+Heavy libraries (pandas, mlflow, evidently, shap) are imported inside the commands so that
+``loyalty --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from loyalty.commands import events as events_commands
+from loyalty.commands import simulate as simulate_commands
+
+app = typer.Typer(
+    name="loyalty",
+    help="Loyalty decisioning for long-term OEM contracts: simulate, validate, train, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(events_commands.app, name="events")
+simulate_commands.register(app)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
