@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from loyalty.commands._common import console, handle_errors
+
+
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the ecosystem to.")],
+    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 42,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            help="Drift scenario NAME or NAME@DATE (repeatable): product_launch, seasonal_swing, "
+            "partner_onboarding, accrual_change. Without a date it starts 60% into the history.",
+        ),
+    ] = None,
+    start: Annotated[str, typer.Option("--start", help="First month of history (YYYY-MM-DD).")] = (
+        "2024-01-01"
+    ),
+    months: Annotated[int, typer.Option("--months", help="Months of history.")] = 30,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+) -> None:
+    """Write a synthetic ecosystem: event log, reference tables, policies and ground truth."""
+    from loyalty.commands._sim_report import render_summary, run_with_progress
+    from simulator.config import make_config
+
+    cfg = make_config(customers, seed=seed, start=start, months=months, scenarios=scenario or ())
+    manifest = run_with_progress(cfg, out, force)
+    render_summary(console, out, manifest)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach the simulate command (filled in by the simulator work)."""
+    app.command("simulate")(handle_errors(simulate))

@@ -1,0 +1,124 @@
+"""Visits, the points ledger and tier reviews.
+
+Points are a running balance per customer, so redemption decisions are made in time order: the
+loop runs over each customer's k-th ledger entry, vectorised across customers, which keeps the
+balance exact (never negative, redemptions never above the balance) at numpy speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator import config as C
+from simulator import rates
+from simulator.lifecycle import poisson_times
+from simulator.population import Population
+from simulator.world import SERVICE_NETWORK, World
+
+
+@dataclass
+class Visits:
+    cust: np.ndarray
+    day: np.ndarray
+    is_service: np.ndarray
+    amount: np.ndarray
+    partner: np.ndarray
+    dealer: np.ndarray  # dealer number within the visit's partner
+    points: np.ndarray  # accrued at the visit
+
+
+def visits(world: World, pop: Population, lapse_day: np.ndarray, end_day: float,
+           rng: np.random.Generator) -> Visits:
+    """Qualifying visits between enrolment and lapse, Poisson within each month."""
+    n_months = world.cfg.months
+    months = np.broadcast_to(np.arange(n_months), (len(pop), n_months))
+    rate = rates.visit_rate(world, pop, months)
+    lo = np.maximum(world.month_bounds[:n_months][None, :], pop.enroll_day[:, None])
+    hi = np.minimum(world.month_bounds[1 : n_months + 1][None, :], np.minimum(lapse_day, end_day)[:, None])
+    cust, day = poisson_times(rate, lo, hi, rng)
+    n = len(cust)
+    abuser = pop.abuser[cust]
+    is_service = np.where(abuser, rng.random(n) < 0.1, rng.random(n) < 0.65)
+    amount = np.where(
+        abuser,
+        rng.uniform(20, 80, n),
+        np.where(is_service, rng.lognormal(np.log(220), 0.6, n), rng.lognormal(np.log(260), 0.9, n)),
+    )
+    partner = pop.partner_idx[cust].astype(np.int16)
+    elsewhere = is_service & ~abuser & (partner != SERVICE_NETWORK) & (rng.random(n) < 0.15)
+    partner = np.where(elsewhere, SERVICE_NETWORK, partner)
+    n_dealers = world.partners.set_index("partner_idx")["n_dealers"].reindex(range(5)).fillna(1)
+    random_dealer = np.floor(rng.random(n) * n_dealers.to_numpy()[partner]).astype(np.int16)
+    at_home = ~elsewhere & (rng.random(n) < 0.8)
+    dealer = np.where(at_home, pop.home_dealer[cust], random_dealer)
+    colluding = abuser & (rng.random(n) < 0.95)
+    dealer = np.where(colluding, pop.collusion_dealer[cust], dealer)
+    month = world.month_index(day)
+    earn = world.earn_rate[partner, month]
+    points = np.floor(amount * earn).astype(np.int64) * np.where(colluding, C.ABUSER_COLLUSION_BONUS, 1)
+    order = np.lexsort((day, cust))
+    return Visits(cust[order], day[order], is_service[order], amount[order], partner[order],
+                  dealer[order], points[order])
+
+
+@dataclass
+class Redemptions:
+    entry: np.ndarray  # index into the ledger entries
+    points: np.ndarray
+
+
+def run_ledger(cust: np.ndarray, day: np.ndarray, accrual: np.ndarray, can_redeem: np.ndarray,
+               pop: Population, rng: np.random.Generator) -> Redemptions:
+    """Walk each customer's entries in time order; redeem at visits when the balance allows."""
+    order = np.lexsort((day, cust))
+    cust_o, acc_o, can_o = cust[order], accrual[order], can_redeem[order]
+    first = np.r_[True, cust_o[1:] != cust_o[:-1]]
+    start_of = np.maximum.accumulate(np.where(first, np.arange(len(cust_o)), 0))
+    rank = np.arange(len(cust_o)) - start_of
+    balance = np.zeros(len(pop), dtype=np.int64)
+    minimum = np.where(pop.abuser, C.ABUSER_REDEEM_MIN_POINTS, C.REDEEM_MIN_POINTS)
+    u_decide = rng.random(len(cust_o))
+    u_share = rng.uniform(0.5, 1.0, len(cust_o))
+    by_rank = np.argsort(rank, kind="stable")
+    bounds = np.searchsorted(rank[by_rank], np.arange(rank.max(initial=-1) + 2))
+    redeemed_at, redeemed_pts = [], []
+    for k in range(len(bounds) - 1):
+        idx = by_rank[bounds[k] : bounds[k + 1]]
+        c = cust_o[idx]
+        balance[c] += acc_o[idx]
+        go = can_o[idx] & (balance[c] >= minimum[c]) & (u_decide[idx] < pop.redeem_propensity[c])
+        amount = (np.floor(balance[c] * u_share[idx] / 100) * 100).astype(np.int64)
+        amount = np.clip(amount, minimum[c], balance[c])
+        go &= amount > 0
+        balance[c[go]] -= amount[go]
+        redeemed_at.append(idx[go])
+        redeemed_pts.append(amount[go])
+    at = np.concatenate(redeemed_at) if redeemed_at else np.empty(0, dtype=np.int64)
+    pts = np.concatenate(redeemed_pts) if redeemed_pts else np.empty(0, dtype=np.int64)
+    return Redemptions(entry=order[at], points=pts)
+
+
+def tier_changes(world: World, pop: Population, cust: np.ndarray, day: np.ndarray,
+                 accrual: np.ndarray, closed_day: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Quarterly reviews: tier = highest threshold met by points accrued in the trailing year."""
+    thresholds = np.array(list(C.TIER_THRESHOLDS.values()))
+    current = np.zeros(len(pop), dtype=np.int8)
+    out_cust, out_day, out_tier = [], [], []
+    end = world.horizon_days
+    for q in world.month_bounds[3 : world.cfg.months + 1 : 3]:
+        if q >= end:
+            break
+        window = (day > q - 365) & (day <= q)
+        earned = np.bincount(cust[window], weights=accrual[window], minlength=len(pop))
+        tier = (np.searchsorted(thresholds, earned, side="right") - 1).astype(np.int8)
+        change = (tier != current) & (pop.enroll_day < q) & (closed_day > q)
+        idx = np.flatnonzero(change)
+        out_cust.append(idx)
+        out_day.append(np.full(len(idx), q + 2 / 24))
+        out_tier.append(tier[idx])
+        current = np.where(change, tier, current)
+    if not out_cust:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0, np.int8)
+    return np.concatenate(out_cust), np.concatenate(out_day), np.concatenate(out_tier)
