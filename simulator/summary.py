@@ -18,7 +18,8 @@ from simulator.truth import Truth
 CHURN_HORIZON_DAYS = 90
 
 
-def read_log(sim_dir: Path, columns: list[str]) -> pd.DataFrame:
+def read_log(sim_dir: Path, columns: list[str] | None) -> pd.DataFrame:
+    """The whole simulated log (or some columns) as one DataFrame."""
     return ds.dataset(Path(sim_dir) / "events", format="parquet").to_table(columns=columns).to_pandas()
 
 
