@@ -1,0 +1,1 @@
+"""The canonical event schema, its readers and validation; point-in-time features and labels."""

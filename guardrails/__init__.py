@@ -1,0 +1,1 @@
+"""Contract policies, eligibility and contact rules, the budget ledger, review queue and audit."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from loyalty.commands import demo as demo_commands
 from loyalty.commands import events as events_commands
 from loyalty.commands import simulate as simulate_commands
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(events_commands.app, name="events")
 simulate_commands.register(app)
+demo_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,1 @@
+"""Model specs (churn, propensity, risk) and the packaged model served from the registry."""

@@ -1,0 +1,1 @@
+"""Evidently drift and quality reports, the promotion gate and rollback."""

@@ -1,0 +1,1 @@
+"""The BentoML decision service and batch scoring: composition only, no business rules."""

@@ -1,0 +1,1 @@
+"""The synthetic OEM loyalty ecosystem and its parametric ground truth."""

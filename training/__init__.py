@@ -1,0 +1,1 @@
+"""Training sets from snapshots, time-based splits, fit, evaluation and MLflow registration."""

@@ -27,6 +27,9 @@ def simulate(
     ),
     months: Annotated[int, typer.Option("--months", help="Months of history.")] = 30,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary/--no-summary", help="Print the realism summary afterwards.")
+    ] = True,
 ) -> None:
     """Write a synthetic ecosystem: event log, reference tables, policies and ground truth."""
     from loyalty.commands._sim_report import render_summary, run_with_progress
@@ -34,7 +37,10 @@ def simulate(
 
     cfg = make_config(customers, seed=seed, start=start, months=months, scenarios=scenario or ())
     manifest = run_with_progress(cfg, out, force)
-    render_summary(console, out, manifest)
+    if summary:
+        render_summary(console, out, manifest)
+    else:
+        console.print(f"wrote {manifest['events']:,} events for {customers:,} customers to {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,78 @@
+"""``loyalty demo``: the main job end to end on embedded defaults.
+
+At this stage the loop is: simulate a small ecosystem into the data home (reused when the same
+configuration already exists there), validate its event log against the canonical schema, and print
+a summary read back from the files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loyalty.commands._common import console, handle_errors
+
+DEMO_CUSTOMERS = 20_000
+DEMO_SCENARIOS = ("product_launch",)
+
+
+def demo(
+    customers: Annotated[int, typer.Option("--customers", help="Customers to simulate.")] = DEMO_CUSTOMERS,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate even if data exists.")] = False,
+) -> None:
+    """Simulate, validate and summarise a loyalty ecosystem in the data home."""
+    from loyalty.commands._sim_report import render_summary, run_with_progress
+    from loyalty.settings import load_settings
+    from simulator.config import make_config
+
+    settings = load_settings()
+    out = settings.demo_dir / "ecosystem"
+    cfg = make_config(customers, seed=seed, scenarios=list(DEMO_SCENARIOS))
+    manifest = _existing(out, cfg)
+    if manifest is None or fresh:
+        console.print(f"[bold]1/2[/] simulating {customers:,} customers into {out}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        manifest = run_with_progress(cfg, out, force=True)
+    else:
+        console.print(f"[bold]1/2[/] reusing the ecosystem in {out} (same configuration)")
+    console.print("[bold]2/2[/] validating the event log against the canonical schema")
+    _validate(out)
+    render_summary(console, out, manifest)
+
+
+def _existing(out: Path, cfg) -> dict | None:
+    """The manifest of a previous run with exactly this configuration, if there is one."""
+    path = out / "manifest.json"
+    if not path.exists():
+        return None
+    manifest = json.loads(path.read_text())
+    from simulator.run import GENERATOR_VERSION
+
+    same = (
+        manifest.get("generator_version") == GENERATOR_VERSION
+        and manifest.get("customers") == cfg.customers
+        and manifest.get("seed") == cfg.seed
+        and [s["name"] for s in manifest.get("scenarios", [])] == [s.name for s in cfg.scenarios]
+    )
+    return manifest if same else None
+
+
+def _validate(out: Path) -> None:
+    from features.io import read_events
+    from loyalty.errors import LoyaltyError
+
+    _, report = read_events(out)
+    if not report.ok:
+        raise LoyaltyError(f"the simulated log failed validation:\n{report.to_text()}")
+    console.print(
+        f"    {report.counts.get('rows_valid', 0):,} valid events, "
+        f"{report.duplicates_dropped} duplicates dropped"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(handle_errors(demo))
