@@ -10,6 +10,7 @@ report the requested customers, and the Parquet files must hold exactly the even
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import statistics
@@ -29,16 +30,26 @@ TARGETS = {100_000: (30.0, 6.0), 1_000_000: (300.0, 6.0)}  # seconds, GiB
 def _tree_rss(proc: psutil.Process) -> int:
     total = 0
     for p in [proc, *proc.children(recursive=True)]:
-        try:
+        with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
-        except psutil.Error:
-            pass
     return total
 
 
 def run_once(customers: int, seed: int, out: Path) -> tuple[float, float]:
-    cmd = [sys.executable, "-m", "loyalty.cli", "simulate", "--customers", str(customers),
-           "--seed", str(seed), "--out", str(out), "--force", "--no-summary"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "loyalty.cli",
+        "simulate",
+        "--customers",
+        str(customers),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--force",
+        "--no-summary",
+    ]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ps = psutil.Process(proc.pid)
@@ -86,21 +97,37 @@ def main() -> dict:
                 events = json.loads((out / "manifest.json").read_text())["events"]
                 times.append(elapsed)
                 peaks.append(peak)
-                print(f"{size:>9,} customers run {run + 1}: {elapsed:6.1f} s, peak {peak:.2f} GiB, "
-                      f"{events:,} events", flush=True)
+                print(
+                    f"{size:>9,} customers run {run + 1}: {elapsed:6.1f} s, peak {peak:.2f} GiB, "
+                    f"{events:,} events",
+                    flush=True,
+                )
                 shutil.rmtree(out)
             limit_s, limit_gb = TARGETS.get(size, (float("inf"), float("inf")))
-            results.append({
-                "customers": size, "runs": args.runs, "median_s": statistics.median(times),
-                "times_s": [round(t, 1) for t in times], "peak_gib": max(peaks),
-                "events_last_run": events, "target_s": limit_s, "target_gib": limit_gb,
-                "ok": statistics.median(times) <= limit_s and max(peaks) <= limit_gb,
-            })
+            results.append(
+                {
+                    "customers": size,
+                    "runs": args.runs,
+                    "median_s": statistics.median(times),
+                    "times_s": [round(t, 1) for t in times],
+                    "peak_gib": max(peaks),
+                    "events_last_run": events,
+                    "target_s": limit_s,
+                    "target_gib": limit_gb,
+                    "ok": statistics.median(times) <= limit_s and max(peaks) <= limit_gb,
+                }
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    record = {"name": "simulate", "command": "uv run python bench/bench_simulate.py", "results": results}
+    record = {
+        "name": "simulate",
+        "command": "uv run python bench/bench_simulate.py",
+        "results": results,
+    }
     Path(__file__).with_name("results").mkdir(exist_ok=True)
-    Path(__file__).with_name("results").joinpath("simulate.json").write_text(json.dumps(record, indent=2))
+    Path(__file__).with_name("results").joinpath("simulate.json").write_text(
+        json.dumps(record, indent=2)
+    )
     return record
 
 

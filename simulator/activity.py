@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator import config as C
+from simulator import config as params
 from simulator import rates
 from simulator.lifecycle import poisson_times
 from simulator.population import Population
@@ -29,14 +29,17 @@ class Visits:
     points: np.ndarray  # accrued at the visit
 
 
-def visits(world: World, pop: Population, lapse_day: np.ndarray, end_day: float,
-           rng: np.random.Generator) -> Visits:
+def visits(
+    world: World, pop: Population, lapse_day: np.ndarray, end_day: float, rng: np.random.Generator
+) -> Visits:
     """Qualifying visits between enrolment and lapse, Poisson within each month."""
     n_months = world.cfg.months
     months = np.broadcast_to(np.arange(n_months), (len(pop), n_months))
     rate = rates.visit_rate(world, pop, months)
     lo = np.maximum(world.month_bounds[:n_months][None, :], pop.enroll_day[:, None])
-    hi = np.minimum(world.month_bounds[1 : n_months + 1][None, :], np.minimum(lapse_day, end_day)[:, None])
+    hi = np.minimum(
+        world.month_bounds[1 : n_months + 1][None, :], np.minimum(lapse_day, end_day)[:, None]
+    )
     cust, day = poisson_times(rate, lo, hi, rng)
     n = len(cust)
     abuser = pop.abuser[cust]
@@ -44,7 +47,9 @@ def visits(world: World, pop: Population, lapse_day: np.ndarray, end_day: float,
     amount = np.where(
         abuser,
         rng.uniform(20, 80, n),
-        np.where(is_service, rng.lognormal(np.log(220), 0.6, n), rng.lognormal(np.log(260), 0.9, n)),
+        np.where(
+            is_service, rng.lognormal(np.log(220), 0.6, n), rng.lognormal(np.log(260), 0.9, n)
+        ),
     )
     partner = pop.partner_idx[cust].astype(np.int16)
     elsewhere = is_service & ~abuser & (partner != SERVICE_NETWORK) & (rng.random(n) < 0.15)
@@ -57,10 +62,19 @@ def visits(world: World, pop: Population, lapse_day: np.ndarray, end_day: float,
     dealer = np.where(colluding, pop.collusion_dealer[cust], dealer)
     month = world.month_index(day)
     earn = world.earn_rate[partner, month]
-    points = np.floor(amount * earn).astype(np.int64) * np.where(colluding, C.ABUSER_COLLUSION_BONUS, 1)
+    points = np.floor(amount * earn).astype(np.int64) * np.where(
+        colluding, params.ABUSER_COLLUSION_BONUS, 1
+    )
     order = np.lexsort((day, cust))
-    return Visits(cust[order], day[order], is_service[order], amount[order], partner[order],
-                  dealer[order], points[order])
+    return Visits(
+        cust[order],
+        day[order],
+        is_service[order],
+        amount[order],
+        partner[order],
+        dealer[order],
+        points[order],
+    )
 
 
 @dataclass
@@ -69,8 +83,14 @@ class Redemptions:
     points: np.ndarray
 
 
-def run_ledger(cust: np.ndarray, day: np.ndarray, accrual: np.ndarray, can_redeem: np.ndarray,
-               pop: Population, rng: np.random.Generator) -> Redemptions:
+def run_ledger(
+    cust: np.ndarray,
+    day: np.ndarray,
+    accrual: np.ndarray,
+    can_redeem: np.ndarray,
+    pop: Population,
+    rng: np.random.Generator,
+) -> Redemptions:
     """Walk each customer's entries in time order; redeem at visits when the balance allows."""
     order = np.lexsort((day, cust))
     cust_o, acc_o, can_o = cust[order], accrual[order], can_redeem[order]
@@ -78,7 +98,7 @@ def run_ledger(cust: np.ndarray, day: np.ndarray, accrual: np.ndarray, can_redee
     start_of = np.maximum.accumulate(np.where(first, np.arange(len(cust_o)), 0))
     rank = np.arange(len(cust_o)) - start_of
     balance = np.zeros(len(pop), dtype=np.int64)
-    minimum = np.where(pop.abuser, C.ABUSER_REDEEM_MIN_POINTS, C.REDEEM_MIN_POINTS)
+    minimum = np.where(pop.abuser, params.ABUSER_REDEEM_MIN_POINTS, params.REDEEM_MIN_POINTS)
     u_decide = rng.random(len(cust_o))
     u_share = rng.uniform(0.5, 1.0, len(cust_o))
     by_rank = np.argsort(rank, kind="stable")
@@ -100,10 +120,16 @@ def run_ledger(cust: np.ndarray, day: np.ndarray, accrual: np.ndarray, can_redee
     return Redemptions(entry=order[at], points=pts)
 
 
-def tier_changes(world: World, pop: Population, cust: np.ndarray, day: np.ndarray,
-                 accrual: np.ndarray, closed_day: np.ndarray) -> tuple[np.ndarray, ...]:
+def tier_changes(
+    world: World,
+    pop: Population,
+    cust: np.ndarray,
+    day: np.ndarray,
+    accrual: np.ndarray,
+    closed_day: np.ndarray,
+) -> tuple[np.ndarray, ...]:
     """Quarterly reviews: tier = highest threshold met by points accrued in the trailing year."""
-    thresholds = np.array(list(C.TIER_THRESHOLDS.values()))
+    thresholds = np.array(list(params.TIER_THRESHOLDS.values()))
     current = np.zeros(len(pop), dtype=np.int8)
     out_cust, out_day, out_tier = [], [], []
     end = world.horizon_days

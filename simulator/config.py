@@ -61,8 +61,18 @@ TIER_THRESHOLDS = {"basic": 0, "silver": 1_000, "gold": 2_500, "platinum": 6_000
 
 RESPONSE_CLASSES = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
 # logit intercept and value sensitivity per response class
-CLASS_INTERCEPT = {"persuadable": -1.9, "sure_thing": -0.3, "lost_cause": -4.2, "do_not_disturb": -4.5}
-CLASS_VALUE_SLOPE = {"persuadable": 1.3, "sure_thing": 0.2, "lost_cause": 0.3, "do_not_disturb": 0.0}
+CLASS_INTERCEPT = {
+    "persuadable": -1.9,
+    "sure_thing": -0.3,
+    "lost_cause": -4.2,
+    "do_not_disturb": -4.5,
+}
+CLASS_VALUE_SLOPE = {
+    "persuadable": 1.3,
+    "sure_thing": 0.2,
+    "lost_cause": 0.3,
+    "do_not_disturb": 0.0,
+}
 AFFINITY_BONUS = 0.9
 OFFER_TYPE_EFFECT = {
     "service_voucher": 0.0,
@@ -136,4 +146,6 @@ def make_config(
     names = [s.name for s in parsed]
     if len(set(names)) != len(names):
         raise InputError(f"each scenario may be given once, got {names}")
-    return SimConfig(customers=customers, seed=seed, start=start_ts, months=months, scenarios=parsed)
+    return SimConfig(
+        customers=customers, seed=seed, start=start_ts, months=months, scenarios=parsed
+    )

@@ -89,9 +89,16 @@ class EventColumns:
             dtype, null = _CODED.get(name) or _PLAIN.get(name) or (np.int64, -1)
             parts = [b.get(name) for b in self.batches]
             sizes = [len(b["cust"]) for b in self.batches]
-            out[name] = np.concatenate(
-                [p if p is not None else np.full(s, null, dtype=dtype) for p, s in zip(parts, sizes, strict=True)]
-            ) if parts else np.empty(0, dtype=dtype)
+            out[name] = (
+                np.concatenate(
+                    [
+                        p if p is not None else np.full(s, null, dtype=dtype)
+                        for p, s in zip(parts, sizes, strict=True)
+                    ]
+                )
+                if parts
+                else np.empty(0, dtype=dtype)
+            )
         return out
 
 
@@ -106,8 +113,14 @@ def _masked(values: np.ndarray, null, arrow_type: pa.DataType) -> pa.Array:
     return pa.array(values, mask=mask, type=arrow_type)
 
 
-def to_table(cols: dict[str, np.ndarray], event_id: np.ndarray, ref_event_id: np.ndarray,
-             customer_id: np.ndarray, occurred_us: np.ndarray, dictionaries: dict[str, tuple]) -> pa.Table:
+def to_table(
+    cols: dict[str, np.ndarray],
+    event_id: np.ndarray,
+    ref_event_id: np.ndarray,
+    customer_id: np.ndarray,
+    occurred_us: np.ndarray,
+    dictionaries: dict[str, tuple],
+) -> pa.Table:
     """The canonical events table (schema v1) from coded columns, already in final row order."""
     n = len(event_id)
     granted = cols["consent_granted"]

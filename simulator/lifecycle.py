@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator import config as C
+from simulator import config as params
 from simulator import rates
 from simulator.population import Population
 from simulator.world import World
@@ -48,8 +48,9 @@ class Contacts:
     dnd_trigger: np.ndarray  # this contact would make a do-not-disturb customer lapse
 
 
-def campaign_contacts(world: World, pop: Population, closed_day: np.ndarray,
-                      rng: np.random.Generator) -> Contacts:
+def campaign_contacts(
+    world: World, pop: Population, closed_day: np.ndarray, rng: np.random.Generator
+) -> Contacts:
     """Every contact of every campaign: enrolled, consenting, open accounts, sampled at random."""
     parts = []
     dnd = rates.dnd_lapse_probability(pop)
@@ -63,7 +64,9 @@ def campaign_contacts(world: World, pop: Population, closed_day: np.ndarray,
         )
         cust = np.flatnonzero(eligible & (rng.random(len(pop)) < camp.target_fraction))
         trigger = rng.random(len(cust)) < dnd[cust]
-        parts.append((cust, np.full(len(cust), camp.day), np.full(len(cust), camp.offer_idx), trigger))
+        parts.append(
+            (cust, np.full(len(cust), camp.day), np.full(len(cust), camp.offer_idx), trigger)
+        )
     if not parts:
         empty = np.empty(0, dtype=np.int64)
         return Contacts(empty, empty.astype(float), empty, empty.astype(bool))
@@ -88,19 +91,25 @@ class Responses:
     decline_reason: np.ndarray  # 0 do_not_disturb, 1 not_interested
 
 
-def respond(world: World, pop: Population, contacts: Contacts, lapse_day: np.ndarray,
-            end_day: float, rng: np.random.Generator) -> Responses:
+def respond(
+    world: World,
+    pop: Population,
+    contacts: Contacts,
+    lapse_day: np.ndarray,
+    end_day: float,
+    rng: np.random.Generator,
+) -> Responses:
     """Redemptions and explicit declines; only customers active at the contact respond."""
     sub = pop.take(contacts.cust)
     p = rates.accept_probability(world, sub, contacts.offer_idx)
     valid = world.offers["valid_days"].to_numpy()[contacts.offer_idx]
     active = lapse_day[contacts.cust] > contacts.day
     accept = active & (rng.random(len(p)) < p)
-    redeem_at = contacts.day + rng.exponential(C.OFFER_ACCEPT_DELAY_DAYS, len(p))
+    redeem_at = contacts.day + rng.exponential(params.OFFER_ACCEPT_DELAY_DAYS, len(p))
     redeems = accept & (redeem_at - contacts.day <= valid) & (redeem_at < lapse_day[contacts.cust])
     redeems &= redeem_at < end_day
     decline_at = contacts.day + rng.exponential(2.0, len(p))
-    says_no = active & ~accept & (rng.random(len(p)) < C.DECLINE_SHARE)
+    says_no = active & ~accept & (rng.random(len(p)) < params.DECLINE_SHARE)
     says_no &= (decline_at - contacts.day <= valid) & (decline_at < lapse_day[contacts.cust])
     # a do-not-disturb contact that drives the customer away answers with a decline at once
     triggered = contacts.dnd_trigger & (lapse_day[contacts.cust] == contacts.day)
@@ -115,8 +124,9 @@ def respond(world: World, pop: Population, contacts: Contacts, lapse_day: np.nda
     )
 
 
-def poisson_times(rate: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def poisson_times(
+    rate: np.ndarray, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Event times of per-cell Poisson processes: rate, lo and hi are (customers, months) arrays."""
     exposure = np.clip(hi - lo, 0, None)
     counts = rng.poisson(rate * exposure)

@@ -11,13 +11,20 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from simulator import config as C
-from simulator.world import ACQUISITION, NEW_PRODUCT, ONBOARDING_ENROLMENT_SHARE, ONBOARDING_PARTNER, \
-    PRODUCTS, REGIONS, World
+from simulator import config as params
+from simulator.world import (
+    ACQUISITION,
+    NEW_PRODUCT,
+    ONBOARDING_ENROLMENT_SHARE,
+    ONBOARDING_PARTNER,
+    PRODUCTS,
+    REGIONS,
+    World,
+)
 
 PRODUCT_NAMES = (*PRODUCTS, NEW_PRODUCT)
 NEW_PRODUCT_IDX = len(PRODUCTS)
-OFFER_TYPES = tuple(C.OFFER_TYPE_EFFECT)
+OFFER_TYPES = tuple(params.OFFER_TYPE_EFFECT)
 
 
 @dataclass
@@ -33,7 +40,7 @@ class Population:
     change_month: np.ndarray  # month the launched product replaces product0, -1 if never
     engagement: np.ndarray
     abuser: np.ndarray
-    response_class: np.ndarray  # index into C.RESPONSE_CLASSES
+    response_class: np.ndarray  # index into params.RESPONSE_CLASSES
     pref_type: np.ndarray  # index into OFFER_TYPES
     accept_noise: np.ndarray
     marketing_consent: np.ndarray  # granted at enrolment
@@ -117,20 +124,25 @@ def draw_population(world: World, rng: np.random.Generator, customer_ids: np.nda
     acq = rng.choice(len(ACQUISITION), n, p=[0.45, 0.3, 0.15, 0.1]).astype(np.int8)
     product, year, change = _products(world, rng, day, partner)
     z = rng.normal(0, 1, n)
-    engagement = np.exp(C.ENGAGEMENT_SIGMA * z) * np.where(partner == ONBOARDING_PARTNER, 1.2, 1.0)
-    abuser = rng.random(n) < C.ABUSER_SHARE
+    engagement = np.exp(params.ENGAGEMENT_SIGMA * z) * np.where(
+        partner == ONBOARDING_PARTNER, 1.2, 1.0
+    )
+    abuser = rng.random(n) < params.ABUSER_SHARE
     online = acq == 1
     klass = np.where(abuser, 1, _response_class(rng, z, online)).astype(np.int8)
     enrol_year = world.calendar_year[world.month_index(day)]
     pref = _pref_type(rng, product, enrol_year - year, z)
-    consent = rng.random(n) < np.where(online, 0.85, C.MARKETING_CONSENT_SHARE)
-    withdraw = np.where(consent, day + rng.exponential(365 / C.CONSENT_WITHDRAWALS_PER_YEAR, n),
-                        np.inf)
+    consent = rng.random(n) < np.where(online, 0.85, params.MARKETING_CONSENT_SHARE)
+    withdraw = np.where(
+        consent, day + rng.exponential(365 / params.CONSENT_WITHDRAWALS_PER_YEAR, n), np.inf
+    )
     dealers = world.partners.set_index("partner_idx")["n_dealers"].reindex(range(5)).fillna(1)
     home_dealer = np.floor(rng.random(n) * dealers.to_numpy()[partner]).astype(np.int16)
     acq_factor = np.array([1.0, 1.25, 0.8, 1.1])[acq]
     region_factor = np.array([0.9, 1.1, 1.0, 1.05, 0.95])[region]
-    hazard = (C.LAPSES_PER_YEAR / 365) * engagement**C.HAZARD_ENGAGEMENT_EXPONENT * acq_factor
+    hazard = (
+        (params.LAPSES_PER_YEAR / 365) * engagement**params.HAZARD_ENGAGEMENT_EXPONENT * acq_factor
+    )
     return Population(
         customer_id=np.asarray(customer_ids, dtype=np.int64),
         enroll_day=day,
@@ -148,11 +160,14 @@ def draw_population(world: World, rng: np.random.Generator, customer_ids: np.nda
         accept_noise=rng.normal(0, 0.5, n),
         marketing_consent=consent,
         withdraw_day=withdraw,
-        data_sharing=rng.random(n) < C.DATA_SHARING_CONSENT_SHARE,
+        data_sharing=rng.random(n) < params.DATA_SHARING_CONSENT_SHARE,
         home_dealer=home_dealer,
         collusion_dealer=rng.integers(0, 3, n).astype(np.int16),
         redeem_propensity=np.where(abuser, 0.9, rng.beta(2, 3, n)),
-        base_visit=np.where(abuser, C.ABUSER_VISITS_PER_YEAR, C.VISITS_PER_YEAR * engagement) / 365,
+        base_visit=np.where(
+            abuser, params.ABUSER_VISITS_PER_YEAR, params.VISITS_PER_YEAR * engagement
+        )
+        / 365,
         base_hazard=hazard * region_factor * np.where(abuser, 0.5, 1.0),
-        detect_rate=np.where(abuser, C.ABUSER_DETECTION_PER_YEAR / 365, 0.0),
+        detect_rate=np.where(abuser, params.ABUSER_DETECTION_PER_YEAR / 365, 0.0),
     )

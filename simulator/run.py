@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from features.schema import SCHEMA_VERSION
 from loyalty.errors import InputError
-from simulator import config as C
+from simulator import config as params
 from simulator.generate import generate_chunk
 from simulator.policies import write_policies
 from simulator.world import ACQUISITION, REGIONS, World, build_world
@@ -33,20 +33,22 @@ GENERATOR_VERSION = 1
 _WORLD: World | None = None
 
 
-def config_from_manifest(manifest: dict) -> C.SimConfig:
+def config_from_manifest(manifest: dict) -> params.SimConfig:
     if manifest.get("generator_version") != GENERATOR_VERSION:
         raise InputError(
             f"simulation made by generator version {manifest.get('generator_version')}, "
             f"this code is version {GENERATOR_VERSION}: regenerate it with `loyalty simulate`"
         )
-    return C.make_config(
-        customers=manifest["customers"], seed=manifest["seed"], start=manifest["start"],
+    return params.make_config(
+        customers=manifest["customers"],
+        seed=manifest["seed"],
+        start=manifest["start"],
         months=manifest["months"],
         scenarios=[f"{s['name']}@{s['starts'][:10]}" for s in manifest["scenarios"]],
     )
 
 
-def _init_worker(cfg: C.SimConfig) -> None:
+def _init_worker(cfg: params.SimConfig) -> None:
     global _WORLD
     _WORLD = build_world(cfg)
 
@@ -60,8 +62,13 @@ def _run_chunk(args: tuple[int, int, int, str]) -> tuple[pd.DataFrame, dict[str,
     return truth, {str(k): int(v) for k, v in counts.items()}
 
 
-def simulate(cfg: C.SimConfig, out: Path, force: bool = False,
-             progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> dict:
+def simulate(
+    cfg: params.SimConfig,
+    out: Path,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
+) -> dict:
     """Generate the ecosystem into ``out``; nothing appears there unless the whole run succeeds."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
@@ -80,11 +87,11 @@ def simulate(cfg: C.SimConfig, out: Path, force: bool = False,
     return manifest
 
 
-def _generate_into(cfg: C.SimConfig, tmp: Path, progress, workers: int | None) -> dict:
+def _generate_into(cfg: params.SimConfig, tmp: Path, progress, workers: int | None) -> dict:
     world = build_world(cfg)
     chunks = [
-        (i, first, min(first + C.CHUNK_SIZE, cfg.customers + 1), str(tmp / "events"))
-        for i, first in enumerate(range(1, cfg.customers + 1, C.CHUNK_SIZE))
+        (i, first, min(first + params.CHUNK_SIZE, cfg.customers + 1), str(tmp / "events"))
+        for i, first in enumerate(range(1, cfg.customers + 1, params.CHUNK_SIZE))
     ]
     workers = workers or min(len(chunks), os.cpu_count() or 1, 2)
     truths, counts = [], pd.Series(dtype="int64")
@@ -126,10 +133,12 @@ def _write_reference(world: World, truth: pd.DataFrame, folder: Path) -> None:
         "offers": world.offers.drop(columns=["offer_idx", "contract_idx"]),
     }
     for name, frame in tables.items():
-        frame.assign(schema_version=SCHEMA_VERSION).to_parquet(folder / f"{name}.parquet", index=False)
+        frame.assign(schema_version=SCHEMA_VERSION).to_parquet(
+            folder / f"{name}.parquet", index=False
+        )
 
 
-def _manifest(cfg: C.SimConfig, counts: pd.Series, truth: pd.DataFrame, world: World) -> dict:
+def _manifest(cfg: params.SimConfig, counts: pd.Series, truth: pd.DataFrame, world: World) -> dict:
     return {
         "generator": "loyalty-simulator",
         "generator_version": GENERATOR_VERSION,
@@ -144,8 +153,8 @@ def _manifest(cfg: C.SimConfig, counts: pd.Series, truth: pd.DataFrame, world: W
         "event_counts": {k: int(v) for k, v in counts.sort_index().items()},
         "partners": world.partners["partner_id"].tolist(),
         "contracts": world.contracts["contract_id"].tolist(),
-        "offers": int(len(world.offers)),
-        "campaigns": int(len(world.campaigns)),
+        "offers": len(world.offers),
+        "campaigns": len(world.campaigns),
         "abusers": int(truth["abuser"].sum()),
         "lapsed_by_end": int((truth["lapse_day"] < world.horizon_days).sum()),
     }

@@ -20,11 +20,14 @@ CHURN_HORIZON_DAYS = 90
 
 def read_log(sim_dir: Path, columns: list[str] | None) -> pd.DataFrame:
     """The whole simulated log (or some columns) as one DataFrame."""
-    return ds.dataset(Path(sim_dir) / "events", format="parquet").to_table(columns=columns).to_pandas()
+    return (
+        ds.dataset(Path(sim_dir) / "events", format="parquet").to_table(columns=columns).to_pandas()
+    )
 
 
-def churn_labels(events: pd.DataFrame, customers: np.ndarray, as_of: pd.Timestamp,
-                 horizon_days: float) -> np.ndarray:
+def churn_labels(
+    events: pd.DataFrame, customers: np.ndarray, as_of: pd.Timestamp, horizon_days: float
+) -> np.ndarray:
     """Realised churn: no qualifying activity in (T, T+H] (the dataset builder's definition)."""
     end = as_of + pd.Timedelta(days=horizon_days)
     qualifying = events["event_type"].isin(list(QUALIFYING_ACTIVITY))
@@ -60,7 +63,9 @@ def summarize(sim_dir: Path) -> dict[str, float | str]:
         f"churn rate ({CHURN_HORIZON_DAYS}d before end)": float(label.mean()),
         "mean true churn probability": float(np.nanmean(prob)),
         "oracle churn ROC AUC": roc_auc(prob, label) if 0 < label.mean() < 1 else float("nan"),
-        "offer redemption rate": float(counts.get("offer_redeemed", 0) / max(counts.get("offer_sent", 1), 1)),
+        "offer redemption rate": float(
+            counts.get("offer_redeemed", 0) / max(counts.get("offer_sent", 1), 1)
+        ),
         "points redeemed / accrued": _points_ratio(sim_dir),
         "abusive accounts share": float(truth.pop.abuser.mean()),
         "tier shares at end (b/s/g/p)": "/".join(f"{tier_share[t]:.2f}" for t in TIER_ORDER),

@@ -13,6 +13,7 @@ Label definitions match the dataset builder's:
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from loyalty.errors import InputError
-from simulator import config as C
+from simulator import config as params
 from simulator import rates
 from simulator.population import Population
 from simulator.world import World, build_world
 
-WITHDRAWAL_RATE = C.CONSENT_WITHDRAWALS_PER_YEAR / 365
+WITHDRAWAL_RATE = params.CONSENT_WITHDRAWALS_PER_YEAR / 365
 
 
 @dataclass
@@ -43,7 +44,9 @@ class Truth:
         manifest_path = sim_dir / "manifest.json"
         frame_path = sim_dir / "truth" / "customers.parquet"
         if not manifest_path.exists() or not frame_path.exists():
-            raise InputError(f"{sim_dir} holds no simulator truth (manifest.json, truth/customers.parquet)")
+            raise InputError(
+                f"{sim_dir} holds no simulator truth (manifest.json, truth/customers.parquet)"
+            )
         from simulator.run import config_from_manifest
 
         world = build_world(config_from_manifest(json.loads(manifest_path.read_text())))
@@ -51,8 +54,12 @@ class Truth:
 
     @classmethod
     def from_frame(cls, world: World, frame: pd.DataFrame) -> Truth:
-        return cls(world=world, pop=Population.from_frame(frame),
-                   lapse_day=frame["lapse_day"].to_numpy(), index=pd.Index(frame["customer_id"]))
+        return cls(
+            world=world,
+            pop=Population.from_frame(frame),
+            lapse_day=frame["lapse_day"].to_numpy(),
+            index=pd.Index(frame["customer_id"]),
+        )
 
     # -- helpers ---------------------------------------------------------------------------------
     def _positions(self, customer_ids) -> np.ndarray:
@@ -63,7 +70,9 @@ class Truth:
         return pos
 
     def _days(self, when, n: int) -> np.ndarray:
-        stamps = pd.to_datetime(pd.Series(np.broadcast_to(np.asarray(when, dtype=object), (n,))), utc=True)
+        stamps = pd.to_datetime(
+            pd.Series(np.broadcast_to(np.asarray(when, dtype=object), (n,))), utc=True
+        )
         return self.world.timestamp_to_day(stamps)
 
     # -- churn -----------------------------------------------------------------------------------
@@ -80,8 +89,14 @@ class Truth:
         out = np.where(active, state.total(), 1.0)
         return np.where(enrolled, out, np.nan)
 
-    def _walk(self, pop: Population, state: _ChurnState, t0: np.ndarray, t1: np.ndarray,
-              active: np.ndarray) -> None:
+    def _walk(
+        self,
+        pop: Population,
+        state: _ChurnState,
+        t0: np.ndarray,
+        t1: np.ndarray,
+        active: np.ndarray,
+    ) -> None:
         if not active.any():
             return
         lo, hi = t0[active].min(), t1[active].max()
@@ -89,7 +104,7 @@ class Truth:
         points = np.unique(np.r_[self.world.month_bounds, list(jumps)])
         points = points[(points > lo) & (points < hi)]
         bounds = np.r_[lo, points, hi]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             seg = np.clip(np.minimum(t1, b) - np.maximum(t0, a), 0, None) * active
             month = np.full(len(t0), self.world.month_index(np.array([a]))[0])
             lam = rates.visit_rate(self.world, pop, month)
@@ -102,30 +117,40 @@ class Truth:
     def _campaign_jumps(self, pop: Population) -> dict[float, list[tuple[int, float]]]:
         jumps: dict[float, list[tuple[int, float]]] = {}
         for row in self.world.campaigns.itertuples(index=False):
-            jumps.setdefault(float(row.day), []).append((int(row.contract_idx), row.target_fraction))
+            jumps.setdefault(float(row.day), []).append(
+                (int(row.contract_idx), row.target_fraction)
+            )
         return jumps
 
     # -- offer redemption ------------------------------------------------------------------------
-    def redemption_probability(self, customer_ids, offer_ids, sent_at, window_days: float) -> np.ndarray:
+    def redemption_probability(
+        self, customer_ids, offer_ids, sent_at, window_days: float
+    ) -> np.ndarray:
         """P(an offer sent at S is redeemed in (S, S+D]), given the customer's state at S."""
         pos = self._positions(customer_ids)
         offers = pd.Index(self.world.offers["offer_id"])
         offer_idx = offers.get_indexer(np.asarray(offer_ids, dtype=object))
         if (offer_idx < 0).any():
-            raise InputError(f"offers not in the simulation: {set(np.asarray(offer_ids)[offer_idx < 0])}")
+            raise InputError(
+                f"offers not in the simulation: {set(np.asarray(offer_ids)[offer_idx < 0])}"
+            )
         s = self._days(sent_at, len(pos))
         pop = self.pop.take(pos)
         active = (pop.enroll_day < s) & (self.lapse_day[pos] > s)
         valid = self.world.offers["valid_days"].to_numpy()[offer_idx]
         end = s + np.minimum(window_days, valid)
-        rate = 1 / C.OFFER_ACCEPT_DELAY_DAYS
+        rate = 1 / params.OFFER_ACCEPT_DELAY_DAYS
         done = np.zeros(len(pos))
         survival = np.ones(len(pos))
         for a, b, month in self._month_segments(s, end):
             kappa = rates.natural_hazard(self.world, pop, month) + pop.detect_rate
             span = b - a
-            done += survival * np.exp(-(a - s) * rate) * rate / (rate + kappa) * (
-                1 - np.exp(-(rate + kappa) * span)
+            done += (
+                survival
+                * np.exp(-(a - s) * rate)
+                * rate
+                / (rate + kappa)
+                * (1 - np.exp(-(rate + kappa) * span))
             )
             survival *= np.exp(-kappa * span)
         p = rates.accept_probability(self.world, pop, offer_idx)
@@ -146,7 +171,7 @@ class Truth:
 
     # -- abuse -----------------------------------------------------------------------------------
     def abuse_probability(self, customer_ids, as_of, horizon_days: float) -> np.ndarray:
-        """P(the account is confirmed abusive in (T, T+H]); 0 for honest or already-closed accounts."""
+        """P(the account is confirmed abusive in (T, T+H]); 0 for honest or closed accounts."""
         pos = self._positions(customer_ids)
         t0 = self._days(as_of, len(pos))
         pop = self.pop.take(pos)
@@ -172,8 +197,11 @@ class _ChurnState:
     @classmethod
     def start(cls, pop: Population, t0: np.ndarray, active: np.ndarray) -> _ChurnState:
         consent = pop.marketing_consent & (pop.withdraw_day > t0)
-        return cls(np.where(active & consent, 1.0, 0.0), np.where(active & ~consent, 1.0, 0.0),
-                   np.zeros(len(t0)))
+        return cls(
+            np.where(active & consent, 1.0, 0.0),
+            np.where(active & ~consent, 1.0, 0.0),
+            np.zeros(len(t0)),
+        )
 
     def evolve(self, lam: np.ndarray, haz: np.ndarray, span: np.ndarray) -> None:
         out = lam + haz

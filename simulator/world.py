@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from simulator import config as C
+from simulator import config as params
 
 DAY_US = 86_400_000_000
 
@@ -46,7 +46,7 @@ NEW_PRODUCT = "ev_crossover"
 
 @dataclass(frozen=True)
 class World:
-    cfg: C.SimConfig
+    cfg: params.SimConfig
     month_bounds: np.ndarray  # days since start of each month boundary, len n_months_ext + 1
     month_of_year: np.ndarray  # 0..11 per month
     calendar_year: np.ndarray  # calendar year per month
@@ -86,21 +86,21 @@ class World:
         return next((s.starts for s in self.cfg.scenarios if s.name == name), None)
 
 
-def _month_grid(cfg: C.SimConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = cfg.months + C.TRUTH_EXTRA_MONTHS
+def _month_grid(cfg: params.SimConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = cfg.months + params.TRUTH_EXTRA_MONTHS
     starts = pd.date_range(cfg.start, periods=n + 1, freq="MS")
     bounds = np.asarray((starts - cfg.start) / pd.Timedelta(days=1), dtype=np.float64)
     return bounds, np.asarray(starts.month[:-1] - 1), np.asarray(starts.year[:-1])
 
 
-def _month_of(world_bounds: np.ndarray, cfg: C.SimConfig, ts: pd.Timestamp | None) -> int:
+def _month_of(world_bounds: np.ndarray, cfg: params.SimConfig, ts: pd.Timestamp | None) -> int:
     if ts is None:
         return -1
     day = (ts - cfg.start) / pd.Timedelta(days=1)
     return int(np.searchsorted(world_bounds, day, side="right") - 1)
 
 
-def _partners(cfg: C.SimConfig, onboarding_ts: pd.Timestamp | None) -> pd.DataFrame:
+def _partners(cfg: params.SimConfig, onboarding_ts: pd.Timestamp | None) -> pd.DataFrame:
     rows = []
     for idx, (pid, name, kind, dealers, share) in enumerate(_PARTNERS):
         if idx == ONBOARDING_PARTNER and onboarding_ts is None:
@@ -111,7 +111,7 @@ def _partners(cfg: C.SimConfig, onboarding_ts: pd.Timestamp | None) -> pd.DataFr
     return pd.DataFrame(rows, columns=cols)
 
 
-def _contracts(cfg: C.SimConfig, partners: pd.DataFrame) -> pd.DataFrame:
+def _contracts(cfg: params.SimConfig, partners: pd.DataFrame) -> pd.DataFrame:
     expected = cfg.customers * partners["home_share"].clip(lower=0.1)
     out = pd.DataFrame(
         {
@@ -140,15 +140,29 @@ def _offers(contracts: pd.DataFrame, partners: pd.DataFrame) -> pd.DataFrame:
                 continue
             oid = f"{cid[2:]}-{suffix}"
             rows.append((cidx, cid, oid, otype, cost, value, valid, cap, channel))
-    cols = ["contract_idx", "contract_id", "offer_id", "offer_type", "points_cost", "value",
-            "valid_days", "cap_per_customer_per_period", "channel"]
+    cols = [
+        "contract_idx",
+        "contract_id",
+        "offer_id",
+        "offer_type",
+        "points_cost",
+        "value",
+        "valid_days",
+        "cap_per_customer_per_period",
+        "channel",
+    ]
     offers = pd.DataFrame(rows, columns=cols)
     offers.insert(0, "offer_idx", np.arange(len(offers)))
     return offers
 
 
-def _campaigns(cfg: C.SimConfig, contracts: pd.DataFrame, offers: pd.DataFrame,
-               bounds: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _campaigns(
+    cfg: params.SimConfig,
+    contracts: pd.DataFrame,
+    offers: pd.DataFrame,
+    bounds: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
     end = bounds[cfg.months]
     rows = []
     for cidx, starts_at in zip(contracts["contract_idx"], contracts["starts_at"], strict=True):
@@ -160,7 +174,7 @@ def _campaigns(cfg: C.SimConfig, contracts: pd.DataFrame, offers: pd.DataFrame,
             # campaigns go out during the working day, at a whole minute
             when = np.floor(day) + np.round(rng.uniform(8 / 24, 18 / 24) * 1440) / 1440
             rows.append((cidx, when, int(offer), rng.uniform(0.25, 0.5)))
-            day += rng.integers(C.CAMPAIGN_GAP_DAYS[0], C.CAMPAIGN_GAP_DAYS[1] + 1)
+            day += rng.integers(params.CAMPAIGN_GAP_DAYS[0], params.CAMPAIGN_GAP_DAYS[1] + 1)
     out = pd.DataFrame(rows, columns=["contract_idx", "day", "offer_idx", "target_fraction"])
     out.insert(0, "campaign_idx", np.arange(len(out)))
     return out
@@ -171,23 +185,24 @@ def _campaign_mix(offers: pd.DataFrame, catalogue: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _factors(cfg: C.SimConfig, n_partners: int, moy: np.ndarray, launch: int, accrual: int,
-             swing: int) -> tuple[np.ndarray, ...]:
+def _factors(
+    cfg: params.SimConfig, n_partners: int, moy: np.ndarray, launch: int, accrual: int, swing: int
+) -> tuple[np.ndarray, ...]:
     n = len(moy)
-    season = np.asarray(C.SEASON)[moy]
+    season = np.asarray(params.SEASON)[moy]
     if swing >= 0:
-        season[swing:] = 1 + C.SEASONAL_SWING_GAIN * (season[swing:] - 1)
+        season[swing:] = 1 + params.SEASONAL_SWING_GAIN * (season[swing:] - 1)
     visit = np.ones((n_partners, n))
     hazard = np.ones((n_partners, n))
     earn = np.ones((n_partners, n))
     if accrual >= 0:  # the largest OEM cuts its earn rate
-        earn[0, accrual:] = C.ACCRUAL_CHANGE_EARN_RATE
-        hazard[0, accrual:] = C.ACCRUAL_CHANGE_HAZARD_FACTOR
-        visit[0, accrual:] = C.ACCRUAL_CHANGE_VISIT_FACTOR
+        earn[0, accrual:] = params.ACCRUAL_CHANGE_EARN_RATE
+        hazard[0, accrual:] = params.ACCRUAL_CHANGE_HAZARD_FACTOR
+        visit[0, accrual:] = params.ACCRUAL_CHANGE_VISIT_FACTOR
     return season, visit, hazard, earn
 
 
-def build_world(cfg: C.SimConfig) -> World:
+def build_world(cfg: params.SimConfig) -> World:
     """The deterministic world of a configuration (same seed, same world)."""
     rng = np.random.default_rng([cfg.seed, 0xC0FFEE])
     bounds, moy, years = _month_grid(cfg)
@@ -198,15 +213,29 @@ def build_world(cfg: C.SimConfig) -> World:
     campaigns = _campaigns(cfg, contracts, offers, bounds, rng)
     month = {s.name: _month_of(bounds, cfg, s.starts) for s in cfg.scenarios}
     season, visit, hazard, earn = _factors(
-        cfg, len(_PARTNERS), moy, month.get("product_launch", -1),
-        month.get("accrual_change", -1), month.get("seasonal_swing", -1),
+        cfg,
+        len(_PARTNERS),
+        moy,
+        month.get("product_launch", -1),
+        month.get("accrual_change", -1),
+        month.get("seasonal_swing", -1),
     )
     onboarding_day = (
         float((onboarding_ts - cfg.start) / pd.Timedelta(days=1)) if onboarding_ts else np.inf
     )
     return World(
-        cfg=cfg, month_bounds=bounds, month_of_year=moy, calendar_year=years, partners=partners,
-        contracts=contracts, offers=offers, campaigns=campaigns, season=season,
-        visit_factor=visit, hazard_factor=hazard, earn_rate=earn,
-        launch_month=month.get("product_launch", -1), onboarding_day=onboarding_day,
+        cfg=cfg,
+        month_bounds=bounds,
+        month_of_year=moy,
+        calendar_year=years,
+        partners=partners,
+        contracts=contracts,
+        offers=offers,
+        campaigns=campaigns,
+        season=season,
+        visit_factor=visit,
+        hazard_factor=hazard,
+        earn_rate=earn,
+        launch_month=month.get("product_launch", -1),
+        onboarding_day=onboarding_day,
     )

@@ -28,9 +28,17 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_layout_and_summary(small: Path) -> None:
-    for path in ("manifest.json", "events/part-00000.parquet", "truth/customers.parquet",
-                 "truth/campaigns.parquet", "reference/customers.parquet", "reference/partners.parquet",
-                 "reference/contracts.parquet", "reference/offers.parquet", "policies/C-P01.yaml"):
+    for path in (
+        "manifest.json",
+        "events/part-00000.parquet",
+        "truth/customers.parquet",
+        "truth/campaigns.parquet",
+        "reference/customers.parquet",
+        "reference/partners.parquet",
+        "reference/contracts.parquet",
+        "reference/offers.parquet",
+        "policies/C-P01.yaml",
+    ):
         assert (small / path).exists(), path
     manifest = json.loads((small / "manifest.json").read_text())
     assert manifest["customers"] == 1500
@@ -53,7 +61,9 @@ def test_policies_are_one_yaml_per_contract(small: Path) -> None:
     assert files == sorted(contracts["contract_id"])
     policy = yaml.safe_load((small / "policies" / "C-P01.yaml").read_text())
     offers = pd.read_parquet(small / "reference" / "offers.parquet")
-    assert {o["offer_id"] for o in policy["offers"]} == set(offers.loc[offers["contract_id"] == "C-P01", "offer_id"])
+    assert {o["offer_id"] for o in policy["offers"]} == set(
+        offers.loc[offers["contract_id"] == "C-P01", "offer_id"]
+    )
     assert policy["budget"]["period"] == "quarter"
     assert policy["risk_routing"]["approve_below"] < policy["risk_routing"]["review_below"]
 
@@ -69,7 +79,9 @@ def test_policies_are_one_yaml_per_contract(small: Path) -> None:
         (["--start", "January"], "--start must be an ISO date"),
     ],
 )
-def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_arguments_exit_2_and_write_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
     out = tmp_path / "eco"
     size = [] if "--customers" in args else ["--customers", "100"]
     result = runner.invoke(app, ["simulate", "--out", str(out), *size, *args])

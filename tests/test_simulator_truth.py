@@ -1,4 +1,4 @@
-"""The truth is calibrated, sits in the documented ranges, and answers exactly the builder's labels."""
+"""The truth is calibrated, sits in the documented ranges, and answers the builder's labels."""
 
 from __future__ import annotations
 
@@ -12,18 +12,26 @@ from simulator.summary import churn_labels, roc_auc, summarize
 
 def _decile_z(prob: np.ndarray, label: np.ndarray) -> pd.DataFrame:
     bins = pd.qcut(prob, 10, duplicates="drop")
-    g = pd.DataFrame({"p": prob, "y": label}).groupby(bins, observed=True).agg(
-        p=("p", "mean"), y=("y", "mean"), n=("y", "size")
+    g = (
+        pd.DataFrame({"p": prob, "y": label})
+        .groupby(bins, observed=True)
+        .agg(p=("p", "mean"), y=("y", "mean"), n=("y", "size"))
     )
     var = g["p"] * (1 - g["p"]) / g["n"]
     g["z"] = (g["y"] - g["p"]) / np.sqrt(var.clip(lower=1e-9))
     return g
 
 
-@pytest.mark.parametrize(("as_of", "horizon"), [("2025-03-01", 90), ("2025-08-15", 180), ("2024-07-01", 30)])
-def test_churn_truth_is_calibrated_by_decile(sim_events, sim_truth, as_of: str, horizon: int) -> None:
+@pytest.mark.parametrize(
+    ("as_of", "horizon"), [("2025-03-01", 90), ("2025-08-15", 180), ("2024-07-01", 30)]
+)
+def test_churn_truth_is_calibrated_by_decile(
+    sim_events, sim_truth, as_of: str, horizon: int
+) -> None:
     t = pd.Timestamp(as_of, tz="UTC")
-    ids = sim_truth.index.to_numpy()[sim_truth.pop.enroll_day <= sim_truth.world.timestamp_to_day(t)]
+    ids = sim_truth.index.to_numpy()[
+        sim_truth.pop.enroll_day <= sim_truth.world.timestamp_to_day(t)
+    ]
     label = churn_labels(sim_events, ids, t, horizon)
     prob = sim_truth.churn_probability(ids, t, horizon)
     table = _decile_z(prob, label)
@@ -38,12 +46,19 @@ def test_redemption_truth_is_calibrated(sim_events, sim_truth, sim_dir) -> None:
     sent = sim_events[sim_events["event_type"] == "offer_sent"]
     sent = sent[sent["occurred_at"] + pd.Timedelta(days=window) <= end]
     red = sim_events[sim_events["event_type"] == "offer_redeemed"]
-    pair = red.merge(sent[["event_id", "occurred_at"]], left_on="ref_event_id", right_on="event_id",
-                     suffixes=("", "_sent"))
+    pair = red.merge(
+        sent[["event_id", "occurred_at"]],
+        left_on="ref_event_id",
+        right_on="event_id",
+        suffixes=("", "_sent"),
+    )
     in_window = pair[pair["occurred_at"] - pair["occurred_at_sent"] <= pd.Timedelta(days=window)]
     label = sent["event_id"].isin(in_window["ref_event_id"]).to_numpy()
     prob = sim_truth.redemption_probability(
-        sent["customer_id"].to_numpy(), sent["offer_id"].astype(str).to_numpy(), sent["occurred_at"], window
+        sent["customer_id"].to_numpy(),
+        sent["offer_id"].astype(str).to_numpy(),
+        sent["occurred_at"],
+        window,
     )
     table = _decile_z(prob, label)
     assert (table["z"].abs() < 4.5).all(), table
@@ -52,8 +67,12 @@ def test_redemption_truth_is_calibrated(sim_events, sim_truth, sim_dir) -> None:
 
 def test_abuse_truth_matches_confirmations(sim_events, sim_truth) -> None:
     t = pd.Timestamp("2025-01-01", tz="UTC")
-    ids = sim_truth.index.to_numpy()[sim_truth.pop.enroll_day <= sim_truth.world.timestamp_to_day(t)]
-    flags = sim_events[(sim_events["event_type"] == "account_flagged") & (sim_events["flag_status"] == "confirmed")]
+    ids = sim_truth.index.to_numpy()[
+        sim_truth.pop.enroll_day <= sim_truth.world.timestamp_to_day(t)
+    ]
+    flags = sim_events[
+        (sim_events["event_type"] == "account_flagged") & (sim_events["flag_status"] == "confirmed")
+    ]
     hit = flags[(flags["occurred_at"] > t) & (flags["occurred_at"] <= t + pd.Timedelta(days=365))]
     label = np.isin(ids, hit["customer_id"].to_numpy())
     prob = sim_truth.abuse_probability(ids, t, 365)
@@ -70,7 +89,9 @@ def test_realism_figures_in_documented_ranges(sim_dir) -> None:
     assert 0.05 <= stats["offer redemption rate"] <= 0.25
     assert 0.40 <= stats["points redeemed / accrued"] <= 0.90
     assert 0.005 <= stats["abusive accounts share"] <= 0.02
-    basic, silver, gold, platinum = (float(x) for x in stats["tier shares at end (b/s/g/p)"].split("/"))
+    basic, silver, gold, platinum = (
+        float(x) for x in stats["tier shares at end (b/s/g/p)"].split("/")
+    )
     assert 0.55 <= basic <= 0.90 and 0.05 <= silver <= 0.30 and gold <= 0.15 and platinum <= 0.05
 
 

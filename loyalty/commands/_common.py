@@ -27,7 +27,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except LoyaltyError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False
+            )
             raise typer.Exit(code=exc.exit_code) from exc
 
     return wrapper

@@ -14,8 +14,13 @@ from simulator.config import SimConfig
 def run_with_progress(cfg: SimConfig, out: Path, force: bool) -> dict:
     from simulator.run import simulate
 
-    columns = (TextColumn("[bold]simulating[/]"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("chunks"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]simulating[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("chunks", total=None)
 
@@ -32,12 +37,18 @@ def render_summary(console: Console, out: Path, manifest: dict) -> None:
     stats = summarize(out)
     head = Table(title=f"Synthetic ecosystem in {out}", show_header=False)
     head.add_row("customers", f"{manifest['customers']:,}")
-    head.add_row("history", f"{manifest['start']} to {manifest['end']} ({manifest['months']} months)")
+    head.add_row(
+        "history", f"{manifest['start']} to {manifest['end']} ({manifest['months']} months)"
+    )
     head.add_row("events", f"{manifest['events']:,}")
-    head.add_row("partners / contracts / offers",
-                 f"{len(manifest['partners'])} / {len(manifest['contracts'])} / {manifest['offers']}")
+    head.add_row(
+        "partners / contracts / offers",
+        f"{len(manifest['partners'])} / {len(manifest['contracts'])} / {manifest['offers']}",
+    )
     head.add_row("campaigns", f"{manifest['campaigns']}")
-    scen = ", ".join(f"{s['name']} from {s['starts'][:10]}" for s in manifest["scenarios"]) or "none"
+    scen = (
+        ", ".join(f"{s['name']} from {s['starts'][:10]}" for s in manifest["scenarios"]) or "none"
+    )
     head.add_row("scenarios", scen)
     console.print(head)
     types = Table(title="Events by type")

@@ -20,7 +20,9 @@ DEMO_SCENARIOS = ("product_launch",)
 
 
 def demo(
-    customers: Annotated[int, typer.Option("--customers", help="Customers to simulate.")] = DEMO_CUSTOMERS,
+    customers: Annotated[
+        int, typer.Option("--customers", help="Customers to simulate.")
+    ] = DEMO_CUSTOMERS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
     fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate even if data exists.")] = False,
 ) -> None:
