@@ -16,6 +16,7 @@ help: ## Show the targets
 $(UV):
 	@echo "uv not found: installing it with pip"
 	python3 -m pip install --user --quiet uv || python3 -m pip install --quiet uv
+	@mkdir -p $(dir $(UV))
 	@test -x $(UV) || ln -sf "$$(python3 -c 'import shutil; print(shutil.which("uv") or "")')" $(UV)
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)

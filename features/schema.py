@@ -127,7 +127,10 @@ EVENTS = TableSchema(
     name="events",
     version=SCHEMA_VERSION,
     key=("event_id",),
-    doc="One row per loyalty event; order does not matter, duplicates of event_id are dropped.",
+    doc=(
+        "One row per loyalty event; order does not matter; exact duplicates are dropped and "
+        "counted, the same event_id with different content is an error."
+    ),
     columns=(
         Column("event_id", "id", doc="Unique event identifier (integer or string)."),
         Column("event_type", "category", values=_enum_values(EventType)),
@@ -136,26 +139,63 @@ EVENTS = TableSchema(
         Column("partner_id", "id", required=False, nullable=True),
         Column("contract_id", "id", required=False, nullable=True),
         Column("channel", "category", required=False, nullable=True, values=_enum_values(Channel)),
-        Column("amount", "float", required=False, nullable=True, min_value=0.0,
-               doc="Money value (purchase, service visit, offer value), contract currency."),
-        Column("points", "int", required=False, nullable=True, min_value=0,
-               doc="Points moved; always non-negative, the event type gives the direction."),
+        Column(
+            "amount",
+            "float",
+            required=False,
+            nullable=True,
+            min_value=0.0,
+            doc="Money value (purchase, service visit, offer value), contract currency.",
+        ),
+        Column(
+            "points",
+            "int",
+            required=False,
+            nullable=True,
+            min_value=0,
+            doc="Points moved; always non-negative, the event type gives the direction.",
+        ),
         Column("offer_id", "id", required=False, nullable=True),
-        Column("ref_event_id", "id", required=False, nullable=True,
-               doc="The offer_sent event an offer_redeemed/offer_declined answers."),
-        Column("dealer_id", "id", required=False, nullable=True,
-               doc="Dealer or service site within the partner's network."),
+        Column(
+            "ref_event_id",
+            "id",
+            required=False,
+            nullable=True,
+            doc="The offer_sent event an offer_redeemed/offer_declined answers.",
+        ),
+        Column(
+            "dealer_id",
+            "id",
+            required=False,
+            nullable=True,
+            doc="Dealer or service site within the partner's network.",
+        ),
         Column("tier", "category", required=False, nullable=True, values=TIER_ORDER),
         Column("product_model", "string", required=False, nullable=True),
         Column("product_year", "int", required=False, nullable=True, min_value=1900),
-        Column("consent_scope", "category", required=False, nullable=True,
-               values=_enum_values(ConsentScope)),
+        Column(
+            "consent_scope",
+            "category",
+            required=False,
+            nullable=True,
+            values=_enum_values(ConsentScope),
+        ),
         Column("consent_granted", "bool", required=False, nullable=True),
-        Column("flag_status", "category", required=False, nullable=True,
-               values=_enum_values(FlagStatus)),
+        Column(
+            "flag_status",
+            "category",
+            required=False,
+            nullable=True,
+            values=_enum_values(FlagStatus),
+        ),
         Column("reason", "string", required=False, nullable=True),
-        Column("schema_version", "int", required=False, nullable=True,
-               doc="Schema version of the row; absent means version 1."),
+        Column(
+            "schema_version",
+            "int",
+            required=False,
+            nullable=True,
+            doc="Schema version of the row; absent means version 1.",
+        ),
     ),
 )
 
@@ -219,8 +259,13 @@ CONTRACTS = TableSchema(
         Column("budget_points_per_period", "int", min_value=0),
         Column("cost_per_point", "float", min_value=0.0, doc="Money per point."),
         Column("currency", "string"),
-        Column("data_sharing_partners", "string", required=False, nullable=True,
-               doc="Partner ids this contract may share customer data with, ';'-separated."),
+        Column(
+            "data_sharing_partners",
+            "string",
+            required=False,
+            nullable=True,
+            doc="Partner ids this contract may share customer data with, ';'-separated.",
+        ),
         Column("schema_version", "int", required=False, nullable=True),
     ),
 )
@@ -233,8 +278,11 @@ OFFERS = TableSchema(
     columns=(
         Column("offer_id", "id"),
         Column("contract_id", "id"),
-        Column("offer_type", "category",
-               values=("service_voucher", "accessory_discount", "bonus_points", "upgrade_incentive")),
+        Column(
+            "offer_type",
+            "category",
+            values=("service_voucher", "accessory_discount", "bonus_points", "upgrade_incentive"),
+        ),
         Column("points_cost", "int", min_value=0, doc="Points the contract budget pays."),
         Column("value", "float", min_value=0.0, doc="Money value to the customer."),
         Column("valid_days", "int", min_value=1, doc="Days a sent offer stays redeemable."),
@@ -259,8 +307,8 @@ class Dtypes:
     int: str = "Int64"
     bool: str = "boolean"
     category: str = "category"
-    string: str = "string"
-    id_int: str = "int64"
+    string: str = "category"  # low-cardinality text: category saves memory on big logs
+    id_int: str = "int64"  # nullable optional id columns become "Int64"
     id_str: str = "category"
     extra: dict[str, str] = field(default_factory=dict)
 

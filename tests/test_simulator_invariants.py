@@ -104,3 +104,12 @@ def test_every_customer_enrols_once_before_anything_else(sim_events: pd.DataFram
     assert enrol.index.is_unique
     first = sim_events.groupby("customer_id")["occurred_at"].min()
     assert (first == enrol.reindex(first.index)).all()
+
+
+def test_simulated_log_passes_schema_validation(sim_dir) -> None:
+    from features.io import read_events
+
+    frame, report = read_events(sim_dir)
+    assert report.ok, report.to_text()
+    assert report.duplicates_dropped == 0
+    assert report.rows_valid == len(frame) > 0

@@ -71,8 +71,7 @@ def _validate(out: Path) -> None:
     if not report.ok:
         raise LoyaltyError(f"the simulated log failed validation:\n{report.to_text()}")
     console.print(
-        f"    {report.counts.get('rows_valid', 0):,} valid events, "
-        f"{report.duplicates_dropped} duplicates dropped"
+        f"    {report.rows_valid:,} valid events, {report.duplicates_dropped} duplicates dropped"
     )
 
 

@@ -1,0 +1,47 @@
+"""The console script: instant help without heavy imports, and the demo loop reusing its data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from loyalty.cli import app
+
+runner = CliRunner()
+HEAVY = ("pandas", "numpy", "pyarrow", "mlflow", "evidently", "shap", "bentoml", "lightgbm")
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    code = f"import sys, loyalty.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["simulate"], ["events"], ["events", "validate"], ["demo"]]
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_demo_builds_then_reuses_the_ecosystem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOYALTY_HOME", str(tmp_path / "home"))
+    first = runner.invoke(app, ["demo", "--customers", "2000"])
+    assert first.exit_code == 0, first.output
+    assert "simulating 2,000 customers" in first.output
+    manifest = tmp_path / "home" / "demo" / "ecosystem" / "manifest.json"
+    assert manifest.exists()
+    stamp = manifest.stat().st_mtime_ns
+    second = runner.invoke(app, ["demo", "--customers", "2000"])
+    assert second.exit_code == 0, second.output
+    assert "reusing the ecosystem" in second.output
+    assert manifest.stat().st_mtime_ns == stamp
+    assert "oracle churn ROC AUC" in second.output
