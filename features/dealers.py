@@ -45,6 +45,8 @@ def _snapshot(tl: Timeline, q: Query, window_days: float) -> dict[str, np.ndarra
 
 def _per_pair(tl: Timeline, q: Query, window_days: float) -> dict[str, np.ndarray]:
     pos, dealer, width = _visits(tl)
+    if not len(pos):
+        return _summarise(np.empty(0, np.int64), np.empty(0), len(q.codes))
     raw = tl.code[pos] * width + dealer
     order = np.argsort(raw, kind="stable")  # stable: time order kept within each pair
     raw_sorted = raw[order]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from loyalty.commands import dataset as dataset_commands
 from loyalty.commands import demo as demo_commands
 from loyalty.commands import events as events_commands
 from loyalty.commands import simulate as simulate_commands
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(events_commands.app, name="events")
+app.add_typer(dataset_commands.app, name="dataset")
 simulate_commands.register(app)
 demo_commands.register(app)
 
