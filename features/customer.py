@@ -169,7 +169,8 @@ def _soon_redemptions(tl: Timeline, s: dict):
     if tl.has_numbers("_soon"):
         return red
     pos = red.positions
-    before = tl.at_us(tl.customers[tl.code[pos]], tl.time[pos] - int(SOON_DAYS * DAY_US))
+    # pairs straight from timeline codes: no id lookup, already in (customer, time) order
+    before = Query(tl, tl.code[pos], tl.time[pos] - int(SOON_DAYS * DAY_US))
     balance = before.total(s["accrued"], "points") - before.total(s["redeemed"], "points")
     soon = np.zeros(len(tl))
     soon[pos] = balance < tl.numbers("points")[pos]
@@ -219,7 +220,8 @@ def compute_features(
 def _typed(name: str, values: np.ndarray) -> pd.Series:
     spec = SPECS[name]
     if spec.dtype == "category":
-        return pd.Series(values, dtype="object").astype(str).astype("category")
+        cat = pd.Categorical(values)  # hash the labels once; only the few categories become str
+        return pd.Series(cat.rename_categories([str(c) for c in cat.categories]))
     if spec.dtype == "int":
         return pd.Series(np.asarray(values).astype(np.int64))
     return pd.Series(np.asarray(values, dtype=np.float64))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.timeline import DAY_US, Stream, Timeline, complex_keys
+from features.timeline import DAY_US, Stream, Timeline, complex_keys, in_order
 
 
 class Query:
@@ -19,21 +19,35 @@ class Query:
         self.as_of_us = as_of_us
         self.known = codes >= 0
         self.snapshot = len(as_of_us) > 0 and bool((as_of_us == as_of_us[0]).all())
-        self._order = np.lexsort((as_of_us, codes))  # sorted needles search much faster
+        # sorted needles search much faster; pairs often arrive sorted already
+        self._order = None if in_order(codes, as_of_us) else np.lexsort((as_of_us, codes))
         self._cache: dict[tuple, np.ndarray] = {}
 
     # -- positions -------------------------------------------------------------------------------
-    def _cut(self, stream: Stream, window_days: float | None) -> np.ndarray:
-        """Snapshot: the stream's positions in [T - w, T) (all before T without a window)."""
-        key = ("cut", stream.name, window_days)
+    def _before(self, stream: Stream) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Snapshot: (positions, customer codes, times) of the stream's events before T."""
+        key = ("before", stream.name)
         if key not in self._cache:
-            t = self.as_of_us[0]
-            if window_days is None:
-                self._cache[key] = stream.positions[stream.times < t]
-            else:
-                before = self._cut(stream, None)
-                times = self.timeline.time[before]
-                self._cache[key] = before[times >= t - np.int64(round(window_days * DAY_US))]
+            keep = stream.times < self.as_of_us[0]
+            positions = stream.positions[keep]
+            self._cache[key] = (positions, self.timeline.code[positions], stream.times[keep])
+        return self._cache[key]
+
+    def _window(self, stream: Stream, window_days: float | None) -> np.ndarray | slice:
+        """Snapshot: which of the before-T events fall in [T - w, T)."""
+        if window_days is None:
+            return slice(None)
+        key = ("window", stream.name, window_days)
+        if key not in self._cache:
+            times = self._before(stream)[2]
+            self._cache[key] = times >= self.as_of_us[0] - np.int64(round(window_days * DAY_US))
+        return self._cache[key]
+
+    def _before_values(self, stream: Stream, column: str) -> np.ndarray:
+        key = ("values", stream.name, column)
+        if key not in self._cache:
+            values = self.timeline.numbers(column)[self._before(stream)[0]]
+            self._cache[key] = np.nan_to_num(values)
         return self._cache[key]
 
     def _search(self, stream: Stream, shift_days: float | None) -> np.ndarray:
@@ -46,9 +60,12 @@ class Query:
             else:
                 t = (self.as_of_us - np.int64(round(shift_days * DAY_US))).astype(np.float64)
             needles = complex_keys(self.codes, t)
-            found = np.empty(len(needles), dtype=np.int64)
             keys = self.timeline.keys(stream)
-            found[self._order] = np.searchsorted(keys, needles[self._order], side="left")
+            if self._order is None:
+                found = np.searchsorted(keys, needles, side="left")
+            else:
+                found = np.empty(len(needles), dtype=np.int64)
+                found[self._order] = np.searchsorted(keys, needles[self._order], side="left")
             self._cache[key] = found
         return self._cache[key]
 
@@ -59,23 +76,21 @@ class Query:
     def count(self, stream: Stream, window_days: float | None = None) -> np.ndarray:
         """Events in [T - w, T) (all before T without a window)."""
         if self.snapshot:
-            cut = self._cut(stream, window_days)
-            per_code = np.bincount(self.timeline.code[cut], minlength=len(self.timeline.customers))
+            codes = self._before(stream)[1][self._window(stream, window_days)]
+            per_code = np.bincount(codes, minlength=len(self.timeline.customers))
             return self._per_pair(per_code, 0).astype(np.int64)
         lower = self._search(stream, window_days)
         return self._search(stream, 0.0) - lower
 
     def total(self, stream: Stream, column: str, window_days: float | None = None) -> np.ndarray:
         """Sum of a numeric column over the events in [T - w, T); nulls count as 0."""
-        values = self.timeline.numbers(column)
         if self.snapshot:
-            cut = self._cut(stream, window_days)
-            per_code = np.bincount(
-                self.timeline.code[cut],
-                weights=np.nan_to_num(values[cut]),
-                minlength=len(self.timeline.customers),
-            )
+            inside = self._window(stream, window_days)
+            codes = self._before(stream)[1][inside]
+            weights = self._before_values(stream, column)[inside]
+            per_code = np.bincount(codes, weights=weights, minlength=len(self.timeline.customers))
             return self._per_pair(per_code, 0.0)
+        values = self.timeline.numbers(column)
         prefix = stream.prefix.get(column)
         if prefix is None:
             prefix = stream.prefix[column] = np.r_[
@@ -86,10 +101,9 @@ class Query:
     def _edge_position(self, stream: Stream, last: bool) -> np.ndarray:
         """Timeline position of each pair's last (or first) stream event before T; -1 if none."""
         if self.snapshot:
-            cut = self._cut(stream, None)
+            cut, code, _ = self._before(stream)
             if not len(cut):
                 return np.full(len(self.codes), -1, dtype=np.int64)
-            code = self.timeline.code[cut]
             edge = (
                 np.r_[code[1:] != code[:-1], True] if last else np.r_[True, code[1:] != code[:-1]]
             )

@@ -40,6 +40,36 @@ def complex_keys(real: np.ndarray, imag: np.ndarray) -> np.ndarray:
     return out
 
 
+def _factorize_sorted(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes in ascending id order; O(n) when integer ids already arrive sorted."""
+    values = ids.to_numpy()
+    if values.dtype.kind in "iu" and len(values) and (values[1:] >= values[:-1]).all():
+        new = np.r_[True, values[1:] != values[:-1]]
+        return np.cumsum(new) - 1, values[new]
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes, np.asarray(uniques)
+
+
+def in_order(codes: np.ndarray, time: np.ndarray) -> bool:
+    """True when rows are already sorted by (customer code, time)."""
+    if len(codes) < 2:
+        return True
+    step = codes[1:] - codes[:-1]
+    return bool(((step > 0) | ((step == 0) & (time[1:] >= time[:-1]))).all())
+
+
+def _as_float(values: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for nulls, without pandas' slow generic path."""
+    array = values.array
+    if isinstance(array, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray):
+        out = array._data.astype(np.float64)
+        out[array._mask] = np.nan
+        return out
+    if values.dtype.kind in "fiub":
+        return values.to_numpy(dtype=np.float64)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 @dataclass
 class Stream:
     """Events of one kind, as positions into the timeline's (customer, time) order."""
@@ -55,11 +85,10 @@ class Timeline:
     """An event log prepared for point-in-time queries (pure: no I/O)."""
 
     def __init__(self, events: pd.DataFrame) -> None:
-        codes, customers = pd.factorize(events["customer_id"], sort=True)
+        codes, customers = _factorize_sorted(events["customer_id"])
         time = to_us(events["occurred_at"])
-        order = np.lexsort((time, codes))
-        # a log already in (customer, time) order needs no gathers (the simulator writes one)
-        self._order = None if bool((order[1:] > order[:-1]).all()) else order
+        # a log already in (customer, time) order needs no sort and no gathers
+        self._order = None if in_order(codes, time) else np.lexsort((time, codes))
         self.customers = pd.Index(customers)
         self.code = self._sorted(codes).astype(np.int64)
         self.time = self._sorted(time)
@@ -67,6 +96,7 @@ class Timeline:
         kinds = events["event_type"].astype("category")
         self.type_names = [str(c) for c in kinds.cat.categories]
         self.type_code = self._sorted(kinds.cat.codes.to_numpy())
+        self._by_type: tuple[np.ndarray, np.ndarray] | None = None
         self._streams: dict[str, Stream] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -80,6 +110,18 @@ class Timeline:
     def has_numbers(self, name: str) -> bool:
         return name in self._numbers
 
+    def type_positions(self, event_type: str) -> np.ndarray:
+        """Positions of one event type, ascending (one stable radix sort serves every type)."""
+        if self._by_type is None:
+            order = np.argsort(self.type_code, kind="stable")
+            bounds = np.searchsorted(self.type_code[order], np.arange(-1, len(self.type_names) + 1))
+            self._by_type = (order, bounds)
+        order, bounds = self._by_type
+        if event_type not in self.type_names:
+            return np.empty(0, dtype=np.int64)
+        code = self.type_names.index(event_type) + 1  # bounds start at code -1 (null type)
+        return order[bounds[code] : bounds[code + 1]]
+
     def types_mask(self, event_types: tuple[str, ...] | None) -> np.ndarray:
         """Rows whose event type is one of ``event_types`` (all rows for None)."""
         if event_types is None:
@@ -92,10 +134,14 @@ class Timeline:
     ) -> Stream:
         """The named subset of events (cached): given types (None: all), narrowed by a mask."""
         if name not in self._streams:
-            mask = self.types_mask(event_types)
+            if event_types is None:
+                positions = np.arange(len(self.time))
+            elif len(event_types) == 1:
+                positions = self.type_positions(event_types[0])
+            else:
+                positions = np.sort(np.concatenate([self.type_positions(t) for t in event_types]))
             if where is not None:
-                mask &= where
-            positions = np.flatnonzero(mask)
+                positions = positions[where[positions]]
             self._streams[name] = Stream(name, positions, self.time[positions])
         return self._streams[name]
 
@@ -108,8 +154,7 @@ class Timeline:
         """A numeric column in timeline order as float64 (nulls and absent columns as NaN)."""
         if column not in self._numbers:
             if column in self._events.columns:
-                values = pd.to_numeric(self._events[column], errors="coerce")
-                array = self._sorted(values.to_numpy(dtype=np.float64, na_value=np.nan))
+                array = self._sorted(_as_float(self._events[column]))
             else:
                 array = np.full(len(self.time), np.nan)
             self._numbers[column] = array
