@@ -11,6 +11,7 @@ import typer
 from loyalty.commands import dataset as dataset_commands
 from loyalty.commands import demo as demo_commands
 from loyalty.commands import events as events_commands
+from loyalty.commands import features as features_commands
 from loyalty.commands import simulate as simulate_commands
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(events_commands.app, name="events")
 app.add_typer(dataset_commands.app, name="dataset")
+app.add_typer(features_commands.app, name="features")
 simulate_commands.register(app)
 demo_commands.register(app)
 

@@ -25,7 +25,7 @@ def _spec(as_of: list[str], horizon: str, offer_window: str, active_within: str)
         raise InputError(str(exc)) from exc
 
 
-def _references(events: Path, reference: Path | None):
+def load_references(events: Path, reference: Path | None):
     from features.customer import References
     from features.io import read_reference
 
@@ -67,7 +67,7 @@ def run_build(
         raise InputError(f"{out} exists and is not empty; pass --force to replace it")
     with console.status("reading and validating the event log"):
         log = load_events(events)
-        refs, offers = _references(Path(events), reference)
+        refs, offers = load_references(Path(events), reference)
     with console.status(f"building features and labels for {len(spec.as_of)} snapshot(s)"):
         try:
             datasets = build_datasets(log, spec, refs, offers)

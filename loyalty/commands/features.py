@@ -1,0 +1,66 @@
+"""``loyalty features materialize``: the latest features into the online store the service reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loyalty.commands._common import console, handle_errors
+
+app = typer.Typer(help="Online features for the decision service.", no_args_is_help=True)
+
+
+@app.command("materialize")
+@handle_errors
+def materialize(
+    events: Annotated[
+        Path, typer.Option("--events", help="Event log: file, folder or simulate output.")
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Compute features as of this time (default: just after the last event)."
+        ),
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option("--reference", help="Folder of customers/partners/contracts tables."),
+    ] = None,
+) -> None:
+    """Compute every customer's features as of T with the dataset builder's code and store them."""
+    import pandas as pd
+
+    from features.contract import contract_for
+    from features.customer import compute_features
+    from features.definitions import FEATURE_NAMES
+    from features.durations import DurationError, parse_timestamp
+    from features.io import load_events
+    from features.timeline import Timeline
+    from loyalty.commands._dataset_run import load_references
+    from loyalty.errors import InputError
+    from loyalty.settings import load_settings
+    from serving.feature_store import FILE_NAME, write_snapshot
+
+    with console.status("reading and validating the event log"):
+        log = load_events(events)
+        refs, _ = load_references(Path(events), reference)
+    if not len(log):
+        raise InputError("the event log is empty: nothing to materialise")
+    try:
+        t = (
+            parse_timestamp(as_of)
+            if as_of
+            else log["occurred_at"].max() + pd.Timedelta(microseconds=1)
+        )
+    except DurationError as exc:
+        raise InputError(str(exc)) from exc
+    with console.status(f"computing features as of {t.isoformat()}"):
+        timeline = Timeline(log)
+        frame = compute_features(timeline, timeline.customers.to_numpy(), t, refs)
+    contract = contract_for(list(FEATURE_NAMES), frame)
+    path = load_settings().home / FILE_NAME
+    rows = write_snapshot(path, frame, contract, t)
+    console.print(f"materialised {rows:,} customers as of {t.isoformat()} into {path}")
+    console.print(f"feature contract {contract.version} ({contract.hash})")
