@@ -116,3 +116,17 @@ def test_immature_snapshots_are_dropped_and_counted(sim_dir: Path, tmp_path: Pat
     assert summary["counts"]["churn"]["immature_snapshots"] == 1
     frame = pd.read_parquet(out / "churn" / "data")
     assert frame["snapshot"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2025-05-01"]
+
+
+def test_building_twice_gives_identical_datasets(sim_dir: Path, tmp_path: Path, dataset: Path) -> None:
+    args = ["dataset", "build", "--events", str(sim_dir), "--out", str(tmp_path / "again")]
+    for t in AS_OF:
+        args += ["--as-of", t]
+    assert runner.invoke(app, args).exit_code == 0
+    for kind in ("churn", "propensity", "risk"):
+        first = pd.read_parquet(dataset / kind / "data")
+        again = pd.read_parquet(tmp_path / "again" / kind / "data")
+        pd.testing.assert_frame_equal(first, again)
+        assert (dataset / kind / "feature_contract.json").read_text() == (
+            tmp_path / "again" / kind / "feature_contract.json"
+        ).read_text()
