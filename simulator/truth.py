@@ -76,18 +76,48 @@ class Truth:
         return self.world.timestamp_to_day(stamps)
 
     # -- churn -----------------------------------------------------------------------------------
-    def churn_probability(self, customer_ids, as_of, horizon_days: float) -> np.ndarray:
-        """P(no qualifying activity in (T, T+H]); NaN where the customer had not enrolled by T."""
+    def churn_probability(
+        self, customer_ids, as_of, horizon_days: float, last_seen=None
+    ) -> np.ndarray:
+        """P(no qualifying activity in (T, T+H]); NaN where the customer had not enrolled by T.
+
+        Without ``last_seen`` it conditions on the latent state at T (active or lapsed). With
+        ``last_seen`` (each customer's last qualifying activity before T; NaT for none) it
+        conditions on what the log shows instead: active at that time, silent since. That is the
+        best any model that knew the customer's parameters could do from the history.
+        """
         pos = self._positions(customer_ids)
         t0 = self._days(as_of, len(pos))
         t1 = t0 + horizon_days
         pop = self.pop.take(pos)
         enrolled = pop.enroll_day <= t0
+        if last_seen is not None:
+            return np.where(
+                enrolled, self._churn_given_history(pop, last_seen, t0, t1, enrolled), np.nan
+            )
         active = enrolled & (self.lapse_day[pos] > t0)
         state = _ChurnState.start(pop, t0, active)
         self._walk(pop, state, t0, t1, active)
         out = np.where(active, state.total(), 1.0)
         return np.where(enrolled, out, np.nan)
+
+    def _since_last_seen(self, pop: Population, last_seen, t0: np.ndarray) -> np.ndarray:
+        """When each customer was last known active: last activity, else enrolment."""
+        seen = pd.to_datetime(
+            pd.Series(np.broadcast_to(np.asarray(last_seen, dtype=object), t0.shape)), utc=True
+        )
+        days = np.where(
+            seen.isna(), -np.inf, self.world.timestamp_to_day(seen.fillna(self.world.cfg.start))
+        )
+        return np.minimum(np.maximum(days, pop.enroll_day), t0)
+
+    def _churn_given_history(self, pop, last_seen, t0, t1, enrolled) -> np.ndarray:
+        start = self._since_last_seen(pop, last_seen, t0)
+        state = _ChurnState.start(pop, start, enrolled)
+        self._walk(pop, state, start, t0, enrolled)
+        at_as_of = state.total()
+        self._walk(pop, state, t0, t1, enrolled)
+        return state.total() / np.where(at_as_of > 0, at_as_of, 1.0)
 
     def _walk(
         self,
@@ -124,9 +154,13 @@ class Truth:
 
     # -- offer redemption ------------------------------------------------------------------------
     def redemption_probability(
-        self, customer_ids, offer_ids, sent_at, window_days: float
+        self, customer_ids, offer_ids, sent_at, window_days: float, last_seen=None
     ) -> np.ndarray:
-        """P(an offer sent at S is redeemed in (S, S+D]), given the customer's state at S."""
+        """P(an offer sent at S is redeemed in (S, S+D]), given the customer's state at S.
+
+        With ``last_seen`` the active-at-S part is the posterior from the observable history (as in
+        ``churn_probability``), times the chance this contact does not drive a do-not-disturb away.
+        """
         pos = self._positions(customer_ids)
         offers = pd.Index(self.world.offers["offer_id"])
         offer_idx = offers.get_indexer(np.asarray(offer_ids, dtype=object))
@@ -154,7 +188,18 @@ class Truth:
             )
             survival *= np.exp(-kappa * span)
         p = rates.accept_probability(self.world, pop, offer_idx)
-        return np.where(active, p * done, 0.0)
+        if last_seen is not None:
+            active = self._active_given_history(pop, last_seen, s)
+        return np.where(active, p * done, 0.0) if last_seen is None else active * p * done
+
+    def _active_given_history(self, pop: Population, last_seen, s: np.ndarray) -> np.ndarray:
+        enrolled = pop.enroll_day < s
+        start = self._since_last_seen(pop, last_seen, s)
+        state = _ChurnState.start(pop, start, enrolled)
+        self._walk(pop, state, start, s - 1e-9, enrolled)  # the send itself is known: no jump
+        total = state.total()
+        alive = (state.with_consent + state.without) / np.where(total > 0, total, 1.0)
+        return np.where(enrolled, alive * (1 - rates.dnd_lapse_probability(pop)), 0.0)
 
     def _month_segments(self, t0: np.ndarray, t1: np.ndarray):
         """Per-row pieces of (t0, t1] split at month starts: yields (start, end, month) arrays."""
