@@ -141,3 +141,20 @@ def test_building_twice_gives_identical_datasets(
         assert (dataset / kind / "feature_contract.json").read_text() == (
             tmp_path / "again" / kind / "feature_contract.json"
         ).read_text()
+
+
+def test_purchases_only_log_gives_exact_churn_labels(tmp_path: Path) -> None:
+    (tmp_path / "log.csv").write_text(
+        "event_id,event_type,occurred_at,customer_id,partner_id,amount\n"
+        "1,purchase,2025-01-10T10:00:00Z,1,P01,120\n"
+        "2,purchase,2025-03-05T10:00:00Z,1,P01,80\n"
+        "3,purchase,2025-01-20T10:00:00Z,2,P01,60\n"
+        "4,purchase,2025-06-30T10:00:00Z,3,P01,60\n"
+    )
+    result, out = _build(tmp_path, tmp_path / "log.csv", "--as-of", "2025-02-01", "--horizon", "45d")
+    assert result.exit_code == 0, result.output
+    churn = pd.read_parquet(out / "churn" / "data").set_index("customer_id")
+    assert churn["churn"].to_dict() == {1: 0, 2: 1}
+    assert churn.loc[1, "spend_30d"] == 120.0 and churn.loc[2, "tier"] == "basic"
+    assert len(pd.read_parquet(out / "propensity" / "data")) == 0
+    assert not (out / "churn" / "oracle.parquet").exists()
