@@ -68,7 +68,6 @@ def _streams(tl: Timeline) -> dict:
         "redeemed": redeemed,
         "expired": tl.stream("expired", ("points_expired",)),
         "enrolment": tl.stream("enrolment", ("enrollment",)),
-        "any": tl.stream("any", None),
         "tier": tl.stream("tier", ("tier_changed",)),
         "product": tl.stream("product", ("product_registered",)),
         "complaint": tl.stream("complaint", ("complaint",)),
@@ -78,7 +77,9 @@ def _streams(tl: Timeline) -> dict:
         "suspected": tl.stream(
             "suspected", ("account_flagged",), where=tl.equals("flag_status", "suspected")
         ),
-        "partnered": tl.stream("partnered", None, where=tl.labels("partner_id")[0] >= 0),
+        "partnered_visit": tl.stream(
+            "partnered_visit", VISITS, where=tl.labels("partner_id")[0] >= 0
+        ),
     }
 
 
@@ -92,15 +93,15 @@ def _identity(tl: Timeline, q: Query, s: dict, ids: np.ndarray, refs: References
     t_years = pd.to_datetime(q.as_of_us, unit="us", utc=True).year.to_numpy()
     birth = _lookup(refs.customers, "birth_year", ids, np.nan)
     enrol_partner = q.last_label(s["enrolment"], "partner_id", UNKNOWN)
-    any_partner = q.last_label(s["partnered"], "partner_id", UNKNOWN)
+    any_partner = q.last_label(s["partnered_visit"], "partner_id", UNKNOWN)
     partner = np.where(enrol_partner == UNKNOWN, any_partner, enrol_partner)
     contract = q.last_label(s["enrolment"], "contract_id", UNKNOWN)
+    since_any = q.days_since_first_event()  # NaN: nothing before T, a new customer
     first = np.where(
         q.count(s["enrolment"]) > 0,
         q.days_since_first(s["enrolment"], NEVER_DAYS),
-        q.days_since_first(s["any"], NEVER_DAYS),
+        np.nan_to_num(since_any, nan=0.0),
     )
-    first = np.where(q.count(s["any"]) > 0, first, 0.0)  # nothing before T: a new customer
     tier_days = q.days_since_last(s["tier"], NEVER_DAYS)
     product_year = q.last_number(s["product"], "product_year", np.nan)
     return {

@@ -105,7 +105,7 @@ def _population(
 ) -> tuple[np.ndarray, dict[str, int]]:
     ids = tl.customers.to_numpy()
     q = tl.at(ids, t)
-    seen = q.count(tl.stream("any", None)) > 0
+    seen = ~np.isnan(q.days_since_first_event())
     closed = q.count(tl.stream("closed", ("account_closed",))) > 0
     recent = q.count(tl.stream("activity", tuple(QUALIFYING_ACTIVITY)), active_days) + q.count(
         tl.stream("enrolment", ("enrollment",)), active_days

@@ -59,7 +59,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         float("nan"),
         nullable=True,
     ),
-    _category("partner_id", "Partner of the customer's latest enrolment before T."),
+    _category("partner_id", "Partner of the latest enrolment before T (else of the latest visit)."),
     _category("partner_kind", "Kind of that partner (partners table)."),
     _amount("contract_cost_per_point", "Money per point under the customer's contract."),
     _days("tenure_days", "Days since the first enrolment (or first event) before T."),

@@ -117,6 +117,12 @@ class Query:
         found = stream.positions[idx] if len(stream.positions) else np.zeros(len(end), np.int64)
         return np.where(end > start, found, -1)
 
+    def days_since_first_event(self) -> np.ndarray:
+        """Days from each customer's first event of any kind to T; NaN when none before T."""
+        first = self.timeline.first_time()[np.maximum(self.codes, 0)]
+        seen = self.known & (first < self.as_of_us)
+        return np.where(seen, (self.as_of_us - first) / DAY_US, np.nan)
+
     def last_position(self, stream: Stream) -> np.ndarray:
         return self._edge_position(stream, last=True)
 

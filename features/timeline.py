@@ -97,6 +97,7 @@ class Timeline:
         self.type_names = [str(c) for c in kinds.cat.categories]
         self.type_code = self._sorted(kinds.cat.codes.to_numpy())
         self._by_type: tuple[np.ndarray, np.ndarray] | None = None
+        self._first: np.ndarray | None = None
         self._streams: dict[str, Stream] = {}
         self._numbers: dict[str, np.ndarray] = {}
         self._labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -177,6 +178,13 @@ class Timeline:
         codes, values = self.labels(column)
         hit = np.flatnonzero(values == value)
         return codes == hit[0] if len(hit) else np.zeros(len(self.time), dtype=bool)
+
+    def first_time(self) -> np.ndarray:
+        """Each customer's first event time (µs), by customer code: the start of its block."""
+        if self._first is None:
+            starts = np.searchsorted(self.code, np.arange(len(self.customers)), side="left")
+            self._first = self.time[np.minimum(starts, len(self.time) - 1)]
+        return self._first
 
     def derive(self, name: str, values: np.ndarray) -> None:
         """Register a derived numeric column (timeline order) for use in totals."""
