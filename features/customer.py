@@ -56,12 +56,13 @@ def _lookup(table: pd.DataFrame, column: str, keys: np.ndarray, default):
 
 
 def _streams(tl: Timeline) -> dict:
-    amount = tl.numbers("amount")
     redeemed = tl.stream("points_redeemed", ("points_redeemed",))
     return {
         "activity": tl.stream("activity", tuple(QUALIFYING_ACTIVITY)),
         "purchase": tl.stream("purchase", ("purchase",)),
-        "small_purchase": tl.stream("small_purchase", ("purchase",), where=amount < 100),
+        "small_purchase": tl.stream(
+            "small_purchase", ("purchase",), where=lambda pos: tl.values_at("amount", pos) < 100
+        ),
         "service": tl.stream("service", ("service_visit",)),
         "visit": tl.stream("visit", VISITS),
         "accrued": tl.stream("accrued", ("points_accrued",)),
@@ -174,7 +175,7 @@ def _soon_redemptions(tl: Timeline, s: dict):
     before = Query(tl, tl.code[pos], tl.time[pos] - int(SOON_DAYS * DAY_US))
     balance = before.total(s["accrued"], "points") - before.total(s["redeemed"], "points")
     soon = np.zeros(len(tl))
-    soon[pos] = balance < tl.numbers("points")[pos]
+    soon[pos] = balance < tl.values_at("points", pos)
     tl.derive("_soon", soon)
     return red
 

@@ -46,7 +46,7 @@ class Query:
     def _before_values(self, stream: Stream, column: str) -> np.ndarray:
         key = ("values", stream.name, column)
         if key not in self._cache:
-            values = self.timeline.numbers(column)[self._before(stream)[0]]
+            values = self.timeline.values_at(column, self._before(stream)[0])
             self._cache[key] = np.nan_to_num(values)
         return self._cache[key]
 
@@ -90,12 +90,10 @@ class Query:
             weights = self._before_values(stream, column)[inside]
             per_code = np.bincount(codes, weights=weights, minlength=len(self.timeline.customers))
             return self._per_pair(per_code, 0.0)
-        values = self.timeline.numbers(column)
         prefix = stream.prefix.get(column)
         if prefix is None:
-            prefix = stream.prefix[column] = np.r_[
-                0.0, np.cumsum(np.nan_to_num(values[stream.positions]))
-            ]
+            values = self.timeline.values_at(column, stream.positions)
+            prefix = stream.prefix[column] = np.r_[0.0, np.cumsum(np.nan_to_num(values))]
         return prefix[self._search(stream, 0.0)] - prefix[self._search(stream, window_days)]
 
     def _edge_position(self, stream: Stream, last: bool) -> np.ndarray:
@@ -139,7 +137,7 @@ class Query:
 
     def last_number(self, stream: Stream, column: str, default: float) -> np.ndarray:
         pos = self.last_position(stream)
-        values = self.timeline.numbers(column)[np.maximum(pos, 0)]
+        values = self.timeline.values_at(column, np.maximum(pos, 0))
         return np.where((pos >= 0) & ~np.isnan(values), values, default)
 
     def last_label(self, stream: Stream, column: str, default: str) -> np.ndarray:

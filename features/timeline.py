@@ -14,6 +14,7 @@ Only events with ``occurred_at < T`` are ever read for a query at T, whatever el
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,16 +59,17 @@ def in_order(codes: np.ndarray, time: np.ndarray) -> bool:
     return bool(((step > 0) | ((step == 0) & (time[1:] >= time[:-1]))).all())
 
 
-def _as_float(values: pd.Series) -> np.ndarray:
-    """A numeric column as float64 with NaN for nulls, without pandas' slow generic path."""
+def _as_float_at(values: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Rows of a numeric column as float64 with NaN for nulls, without pandas' generic path."""
     array = values.array
     if isinstance(array, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray):
-        out = array._data.astype(np.float64)
-        out[array._mask] = np.nan
+        out = array._data[rows].astype(np.float64)
+        out[array._mask[rows]] = np.nan
         return out
     if values.dtype.kind in "fiub":
-        return values.to_numpy(dtype=np.float64)
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return values.to_numpy()[rows].astype(np.float64)
+    picked = pd.to_numeric(values.iloc[rows], errors="coerce")
+    return picked.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 @dataclass
@@ -131,9 +133,13 @@ class Timeline:
         return lookup[self.type_code]  # code -1 (null type) picks the trailing False
 
     def stream(
-        self, name: str, event_types: tuple[str, ...] | None, where: np.ndarray | None = None
+        self,
+        name: str,
+        event_types: tuple[str, ...] | None,
+        where: np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> Stream:
-        """The named subset of events (cached): given types (None: all), narrowed by a mask."""
+        """The named subset of events (cached): given types (None: all), narrowed by a mask over
+        the whole timeline or a function of the candidate positions."""
         if name not in self._streams:
             if event_types is None:
                 positions = np.arange(len(self.time))
@@ -141,7 +147,9 @@ class Timeline:
                 positions = self.type_positions(event_types[0])
             else:
                 positions = np.sort(np.concatenate([self.type_positions(t) for t in event_types]))
-            if where is not None:
+            if callable(where):
+                positions = positions[where(positions)]
+            elif where is not None:
                 positions = positions[where[positions]]
             self._streams[name] = Stream(name, positions, self.time[positions])
         return self._streams[name]
@@ -151,15 +159,18 @@ class Timeline:
             stream._keys = complex_keys(self.code[stream.positions], stream.times)
         return stream._keys
 
-    def numbers(self, column: str) -> np.ndarray:
-        """A numeric column in timeline order as float64 (nulls and absent columns as NaN)."""
-        if column not in self._numbers:
-            if column in self._events.columns:
-                array = self._sorted(_as_float(self._events[column]))
-            else:
-                array = np.full(len(self.time), np.nan)
-            self._numbers[column] = array
-        return self._numbers[column]
+    def values_at(self, column: str, positions: np.ndarray) -> np.ndarray:
+        """A numeric (or derived) column at timeline positions: float64, NaN for nulls.
+
+        Only the requested rows are converted: whole float copies of every numeric column of a
+        50M-row log would cost gigabytes.
+        """
+        if column in self._numbers:
+            return self._numbers[column][positions]
+        if column not in self._events.columns:
+            return np.full(len(positions), np.nan)
+        raw = positions if self._order is None else self._order[positions]
+        return _as_float_at(self._events[column], raw)
 
     def labels(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """(codes in timeline order, label values) of a text column; code -1 is null."""
