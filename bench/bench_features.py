@@ -32,6 +32,7 @@ import pandas as pd
 from naive_features import NAIVE_FEATURES, events_before, mismatches, per_customer, utc
 
 from features.customer import References, compute_features
+from features.definitions import UNUSED_EVENT_COLUMNS
 from features.io import load_events, read_events, read_reference
 from features.timeline import Timeline
 from loyalty.errors import InputError
@@ -104,6 +105,7 @@ def product_once(
     (frame, report), read_s = timed(read_events, events_dir)
     if not report.ok:
         raise SystemExit(f"invalid event log:\n{report.to_text()}")
+    frame = frame.drop(columns=list(UNUSED_EVENT_COLUMNS))  # as `loyalty dataset build` does
     timeline, timeline_s = timed(Timeline, frame)
     features, features_s = timed(compute_features, timeline, ids, as_of, refs)
     total = read_s + timeline_s + features_s

@@ -38,7 +38,9 @@ def _snapshot(tl: Timeline, q: Query, window_days: float) -> dict[str, np.ndarra
     pos, dealer, width = _visits(tl)
     t = q.as_of_us[0]
     keep = (tl.time[pos] < t) & (tl.time[pos] >= t - np.int64(window_days * DAY_US))
-    pairs, counts = np.unique(tl.code[pos[keep]] * width + dealer[keep], return_counts=True)
+    pairs, counts = np.unique(
+        tl.code[pos[keep]].astype(np.int64) * width + dealer[keep], return_counts=True
+    )
     per_customer = _summarise(pairs // width, counts.astype(float), len(tl.customers))
     return {k: np.where(q.known, v[np.maximum(q.codes, 0)], 0) for k, v in per_customer.items()}
 
@@ -47,7 +49,7 @@ def _per_pair(tl: Timeline, q: Query, window_days: float) -> dict[str, np.ndarra
     pos, dealer, width = _visits(tl)
     if not len(pos):
         return _summarise(np.empty(0, np.int64), np.empty(0), len(q.codes))
-    raw = tl.code[pos] * width + dealer
+    raw = tl.code[pos].astype(np.int64) * width + dealer
     order = np.argsort(raw, kind="stable")  # stable: time order kept within each pair
     raw_sorted = raw[order]
     new = np.r_[True, raw_sorted[1:] != raw_sorted[:-1]]

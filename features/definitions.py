@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FEATURE_SET_VERSION = 1
+# event columns no feature or label reads: validated, then dropped before building (memory)
+UNUSED_EVENT_COLUMNS = ("channel", "reason", "schema_version")
 WINDOWS = (7, 30, 90, 365)
 NEVER_DAYS = 3650.0
 UNKNOWN = "unknown"

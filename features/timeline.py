@@ -92,7 +92,7 @@ class Timeline:
         # a log already in (customer, time) order needs no sort and no gathers
         self._order = None if in_order(codes, time) else np.lexsort((time, codes))
         self.customers = pd.Index(customers)
-        self.code = self._sorted(codes).astype(np.int64)
+        self.code = self._sorted(codes).astype(np.int32)  # int32 halves the biggest arrays
         self.time = self._sorted(time)
         self._events = events
         kinds = events["event_type"].astype("category")
@@ -116,12 +116,12 @@ class Timeline:
     def type_positions(self, event_type: str) -> np.ndarray:
         """Positions of one event type, ascending (one stable radix sort serves every type)."""
         if self._by_type is None:
-            order = np.argsort(self.type_code, kind="stable")
+            order = np.argsort(self.type_code, kind="stable").astype(np.int32)
             bounds = np.searchsorted(self.type_code[order], np.arange(-1, len(self.type_names) + 1))
             self._by_type = (order, bounds)
         order, bounds = self._by_type
         if event_type not in self.type_names:
-            return np.empty(0, dtype=np.int64)
+            return np.empty(0, dtype=np.int32)
         code = self.type_names.index(event_type) + 1  # bounds start at code -1 (null type)
         return order[bounds[code] : bounds[code + 1]]
 
@@ -142,7 +142,7 @@ class Timeline:
         the whole timeline or a function of the candidate positions."""
         if name not in self._streams:
             if event_types is None:
-                positions = np.arange(len(self.time))
+                positions = np.arange(len(self.time), dtype=np.int32)
             elif len(event_types) == 1:
                 positions = self.type_positions(event_types[0])
             else:

@@ -151,7 +151,9 @@ def test_purchases_only_log_gives_exact_churn_labels(tmp_path: Path) -> None:
         "3,purchase,2025-01-20T10:00:00Z,2,P01,60\n"
         "4,purchase,2025-06-30T10:00:00Z,3,P01,60\n"
     )
-    result, out = _build(tmp_path, tmp_path / "log.csv", "--as-of", "2025-02-01", "--horizon", "45d")
+    result, out = _build(
+        tmp_path, tmp_path / "log.csv", "--as-of", "2025-02-01", "--horizon", "45d"
+    )
     assert result.exit_code == 0, result.output
     churn = pd.read_parquet(out / "churn" / "data").set_index("customer_id")
     assert churn["churn"].to_dict() == {1: 0, 2: 1}

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from features.arrow_pandas import column_to_pandas
 from features.io import load_events, read_events, read_reference
 from features.validation import normalize_events
 from loyalty.errors import InputError
@@ -177,3 +178,74 @@ def test_unknown_reference_table(tmp_path):
         read_reference(tmp_path, "dealers")
     with pytest.raises(InputError, match=r"no offers\.parquet"):
         read_reference(tmp_path, "offers")
+
+
+def _int64(column: pa.ChunkedArray) -> pd.Series:
+    return column.to_pandas(types_mapper={column.type: pd.Int64Dtype()}.get)
+
+
+# Each column the fast paths write into one buffer, and how pandas' own conversion reads it.
+FAST_PATHS = {
+    "dictionaries that differ per chunk": (
+        pa.chunked_array(
+            [
+                pa.DictionaryArray.from_arrays(pa.array([1, None, 0], pa.int32()), ["zzz", "b"]),
+                pa.array(["c", "b", None, "c"]).dictionary_encode(),
+            ]
+        ),
+        lambda c: c.to_pandas(),  # Arrow's unification order, unused "zzz" included
+    ),
+    "plain text": (pa.chunked_array([["x", None], ["y", "x"]]), lambda c: c.to_pandas()),
+    "ints with nulls": (pa.chunked_array([[1, None], [3, 4]], pa.int32()), _int64),
+    "narrow ints": (pa.chunked_array([[1, -2], [3]], pa.int8()), _int64),
+    "floats with nulls": (pa.chunked_array([[1.5, None], [3.0]]), lambda c: c.to_pandas()),
+    "zoned timestamps": (
+        pa.chunked_array([[0, 1_000_000], [5]], pa.timestamp("us", "UTC")),
+        lambda c: c.to_pandas(),
+    ),
+    "no chunks": (pa.chunked_array([], pa.dictionary(pa.int32(), pa.string())), None),
+}
+
+
+@pytest.mark.parametrize(("column", "expected"), FAST_PATHS.values(), ids=FAST_PATHS.keys())
+def test_arrow_fast_paths_equal_pandas_conversion(column, expected):
+    got = column_to_pandas(column)
+    if expected is None:
+        assert len(got) == 0 and got.dtype == "category"
+        return
+    want = expected(column)
+    if isinstance(want.dtype, pd.CategoricalDtype):  # plain text arrives as categories
+        assert got.cat.categories.tolist() == want.astype("category").cat.categories.tolist()
+        want = want.astype(got.dtype)
+    if want.dtype == "Int64" and column.null_count == 0:
+        want = want.astype("int64")  # ints without nulls stay numpy ints
+    pd.testing.assert_series_equal(got, want, check_names=False)
+
+
+def test_parquet_fast_paths_give_what_the_pandas_path_gives(tmp_path):
+    """Dictionaries that differ per file, narrow and nullable ints, zoned timestamps."""
+    log = pd.DataFrame(
+        {
+            "event_id": [1, 2, 3, 4],
+            "event_type": ["complaint", "purchase", "points_accrued", "complaint"],
+            "occurred_at": pd.to_datetime([0, 1, 2, 3], unit="s", utc=True).as_unit("us"),
+            "customer_id": [7, 7, 8, 8],
+            "partner_id": [None, "P2", "P1", None],
+            "amount": [None, 9.5, None, None],
+            "points": [None, None, 20, None],
+            "reason": [None, "late", "rude", "late"],
+            "schema_version": [1, 1, 1, 1],
+        }
+    )
+    narrow = {"customer_id": pa.int32(), "points": pa.int16(), "schema_version": pa.int8()}
+    for i, rows in enumerate([[0, 1], [2, 3]]):
+        part = log.iloc[rows]
+        columns = {c: pa.array(part[c], type=narrow.get(c)) for c in log.columns}
+        text = ["event_type", "partner_id", "reason"]
+        columns |= {c: pa.array(part[c]).dictionary_encode() for c in text}  # per-file dicts
+        pq.write_table(pa.table(columns), tmp_path / f"part-{i}.parquet")
+    df, report = read_events(tmp_path)
+    expected, expected_report = normalize_events(log.astype(object))
+    pd.testing.assert_frame_equal(df, expected)
+    assert df["reason"].cat.categories.tolist() == ["late", "rude"]
+    assert {**report.to_dict(), "sources": []} == expected_report.to_dict()

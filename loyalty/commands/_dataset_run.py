@@ -59,6 +59,7 @@ def run_build(
     console: Console,
 ) -> None:
     from features.dataset import DatasetError, build_datasets
+    from features.definitions import UNUSED_EVENT_COLUMNS
     from features.io import load_events
     from features.output import write_datasets
 
@@ -66,7 +67,7 @@ def run_build(
     if out.exists() and any(out.iterdir()) and not force:
         raise InputError(f"{out} exists and is not empty; pass --force to replace it")
     with console.status("reading and validating the event log"):
-        log = load_events(events)
+        log = load_events(events).drop(columns=list(UNUSED_EVENT_COLUMNS))
         refs, offers = load_references(Path(events), reference)
     with console.status(f"building features and labels for {len(spec.as_of)} snapshot(s)"):
         try:

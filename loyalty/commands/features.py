@@ -34,7 +34,7 @@ def materialize(
 
     from features.contract import contract_for
     from features.customer import compute_features
-    from features.definitions import FEATURE_NAMES
+    from features.definitions import FEATURE_NAMES, UNUSED_EVENT_COLUMNS
     from features.durations import DurationError, parse_timestamp
     from features.io import load_events
     from features.timeline import Timeline
@@ -44,7 +44,7 @@ def materialize(
     from serving.feature_store import FILE_NAME, write_snapshot
 
     with console.status("reading and validating the event log"):
-        log = load_events(events)
+        log = load_events(events).drop(columns=list(UNUSED_EVENT_COLUMNS))
         refs, _ = load_references(Path(events), reference)
     if not len(log):
         raise InputError("the event log is empty: nothing to materialise")
