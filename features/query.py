@@ -28,9 +28,10 @@ class Query:
         """Snapshot: (positions, customer codes, times) of the stream's events before T."""
         key = ("before", stream.name)
         if key not in self._cache:
-            keep = stream.times < self.as_of_us[0]
+            times = self.timeline.time[stream.positions]
+            keep = times < self.as_of_us[0]
             positions = stream.positions[keep]
-            self._cache[key] = (positions, self.timeline.code[positions], stream.times[keep])
+            self._cache[key] = (positions, self.timeline.code[positions], times[keep])
         return self._cache[key]
 
     def _window(self, stream: Stream, window_days: float | None) -> np.ndarray | slice:

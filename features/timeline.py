@@ -78,7 +78,6 @@ class Stream:
 
     name: str
     positions: np.ndarray
-    times: np.ndarray
     _keys: np.ndarray | None = None
     prefix: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -151,12 +150,12 @@ class Timeline:
                 positions = positions[where(positions)]
             elif where is not None:
                 positions = positions[where[positions]]
-            self._streams[name] = Stream(name, positions, self.time[positions])
+            self._streams[name] = Stream(name, positions)
         return self._streams[name]
 
     def keys(self, stream: Stream) -> np.ndarray:
         if stream._keys is None:
-            stream._keys = complex_keys(self.code[stream.positions], stream.times)
+            stream._keys = complex_keys(self.code[stream.positions], self.time[stream.positions])
         return stream._keys
 
     def values_at(self, column: str, positions: np.ndarray) -> np.ndarray:
