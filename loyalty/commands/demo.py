@@ -1,8 +1,9 @@
 """``loyalty demo``: the main job end to end on embedded defaults.
 
 At this stage the loop is: simulate a small ecosystem into the data home (reused when the same
-configuration already exists there), validate its event log against the canonical schema, and print
-a summary read back from the files.
+configuration already exists there), validate its event log against the canonical schema, build
+the point-in-time training sets for the three model kinds, materialise the latest features into
+the online store, and print a summary read back from the files.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from loyalty.commands._common import console, handle_errors
 
 DEMO_CUSTOMERS = 20_000
 DEMO_SCENARIOS = ("product_launch",)
+DEMO_SNAPSHOTS = ("2025-03-01", "2025-06-01", "2025-09-01")
 
 
 def demo(
@@ -35,15 +37,38 @@ def demo(
     out = settings.demo_dir / "ecosystem"
     cfg = make_config(customers, seed=seed, scenarios=list(DEMO_SCENARIOS))
     manifest = _existing(out, cfg)
-    if manifest is None or fresh:
-        console.print(f"[bold]1/2[/] simulating {customers:,} customers into {out}")
+    reused = manifest is not None and not fresh
+    if reused:
+        console.print(f"[bold]1/4[/] reusing the ecosystem in {out} (same configuration)")
+    else:
+        console.print(f"[bold]1/4[/] simulating {customers:,} customers into {out}")
         out.parent.mkdir(parents=True, exist_ok=True)
         manifest = run_with_progress(cfg, out, force=True)
-    else:
-        console.print(f"[bold]1/2[/] reusing the ecosystem in {out} (same configuration)")
-    console.print("[bold]2/2[/] validating the event log against the canonical schema")
+    console.print("[bold]2/4[/] validating the event log against the canonical schema")
     _validate(out)
+    datasets = settings.demo_dir / "datasets"
+    _datasets(out, datasets, reuse=reused)
+    console.print("[bold]4/4[/] materialising the latest features into the online store")
+    from loyalty.commands.features import materialize_features
+
+    materialize_features(out, None, None)
     render_summary(console, out, manifest)
+    console.print(
+        f"training sets: {datasets}   online features: {settings.home / 'online_features.db'}"
+    )
+
+
+def _datasets(events: Path, datasets: Path, reuse: bool) -> None:
+    """Churn, propensity and risk training sets at the demo snapshots (kept on a rerun)."""
+    if reuse and (datasets / "summary.json").exists():
+        console.print(f"[bold]3/4[/] reusing the training sets in {datasets}")
+        return
+    from loyalty.commands._dataset_run import run_build
+
+    console.print(
+        f"[bold]3/4[/] building training sets at {', '.join(DEMO_SNAPSHOTS)} (horizon 90d)"
+    )
+    run_build(events, list(DEMO_SNAPSHOTS), datasets, "90d", "14d", "365d", None, True, console)
 
 
 def _existing(out: Path, cfg) -> dict | None:

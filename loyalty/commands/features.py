@@ -30,6 +30,11 @@ def materialize(
     ] = None,
 ) -> None:
     """Compute every customer's features as of T with the dataset builder's code and store them."""
+    materialize_features(events, as_of, reference)
+
+
+def materialize_features(events: Path, as_of: str | None, reference: Path | None) -> Path:
+    """The work behind the command (the demo calls it too); returns the store's path."""
     import pandas as pd
 
     from features.contract import contract_for
@@ -64,3 +69,4 @@ def materialize(
     rows = write_snapshot(path, frame, contract, t)
     console.print(f"materialised {rows:,} customers as of {t.isoformat()} into {path}")
     console.print(f"feature contract {contract.version} ({contract.hash})")
+    return path
