@@ -45,3 +45,6 @@ def test_demo_builds_then_reuses_the_ecosystem(
     assert "reusing the ecosystem" in second.output
     assert manifest.stat().st_mtime_ns == stamp
     assert "oracle churn ROC AUC" in second.output
+    for kind in ("churn", "propensity", "risk"):
+        assert (tmp_path / "home" / "demo" / "datasets" / kind / "feature_contract.json").exists()
+    assert (tmp_path / "home" / "online_features.db").exists()
