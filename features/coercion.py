@@ -38,6 +38,16 @@ def _positions(mask: np.ndarray | pd.Series) -> np.ndarray:
     return np.flatnonzero(np.asarray(mask, dtype=bool))
 
 
+def _holds_no_nulls(s: pd.Series) -> bool:
+    """numpy ints and bools cannot hold nulls; asking pandas would build a 30M-row mask."""
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "biu"
+
+
+def null_positions(s: pd.Series) -> np.ndarray:
+    """Positions of the null values."""
+    return np.empty(0, dtype=np.intp) if _holds_no_nulls(s) else _positions(s.isna().to_numpy())
+
+
 def _is_categorical(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.CategoricalDtype)
 
@@ -81,7 +91,8 @@ def to_nullable_int(s: pd.Series) -> pd.Series:
 
 def coerce_id(s: pd.Series, col: Column) -> tuple[pd.Series, list[Problem]]:
     """Integer ids stay int64 (Int64 when the column may hold nulls); other ids are categories."""
-    int_dtype = "Int64" if col.nullable or s.hasnans else DTYPES.id_int
+    may_be_null = col.nullable or (not _holds_no_nulls(s) and s.hasnans)
+    int_dtype = "Int64" if may_be_null else DTYPES.id_int
     if pd.api.types.is_integer_dtype(s.dtype):
         return (to_nullable_int(s) if int_dtype == "Int64" else s.astype(int_dtype, copy=False)), []
     if _is_number(s):
@@ -98,7 +109,7 @@ def coerce_id(s: pd.Series, col: Column) -> tuple[pd.Series, list[Problem]]:
         ints = pd.Series(pc.cast(text, pa.int64()).to_numpy(), dtype="Int64")
         out = _via_distinct(cat, lambda _: ints)
         return out.astype(int_dtype if not out.hasnans else "Int64"), []
-    return cat.astype(DTYPES.id_str), []
+    return cat.astype(DTYPES.id_str, copy=False), []
 
 
 def coerce_category(s: pd.Series, col: Column) -> tuple[pd.Series, list[Problem]]:
@@ -138,8 +149,8 @@ def _parse_timestamps(s: pd.Series) -> pd.Series:
 def coerce_timestamp(s: pd.Series, col: Column) -> tuple[pd.Series, list[Problem]]:
     """UTC at microsecond resolution; naive values are taken as UTC, others converted."""
     if s.dtype == DTYPES.timestamp:
-        out = s
-    elif isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s, []  # already canonical, so every value is a timestamp
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(s.dtype):
         out = s.dt.tz_localize("UTC")
@@ -169,7 +180,8 @@ def _numbers(s: pd.Series, col: Column) -> tuple[pd.Series, list[Problem]]:
 def _below_min(values: pd.Series, col: Column) -> list[Problem]:
     if col.min_value is None:
         return []
-    bad = _positions((values < col.min_value).fillna(False))
+    below = (values < col.min_value).to_numpy(dtype=bool, na_value=False)  # fillna: 4x slower
+    bad = _positions(below)
     msg = f"below the minimum {col.min_value:g}"
     return [Problem("below_minimum", col.name, bad, msg)] if len(bad) else []
 

@@ -11,7 +11,7 @@ import difflib
 import numpy as np
 import pandas as pd
 
-from features.coercion import COERCERS, Problem, empty_column
+from features.coercion import COERCERS, Problem, empty_column, null_positions
 from features.report import Example, Issue, ValidationReport
 from features.schema import EVENTS, REQUIRED_ATTRIBUTES, SUPPORTED_SCHEMA_VERSIONS, TableSchema
 
@@ -111,7 +111,7 @@ def _coerce_all(
             continue
         raw = df[col.name]
         if not col.nullable:
-            nulls = np.flatnonzero(raw.isna().to_numpy())
+            nulls = null_positions(raw)
             if len(nulls):
                 problems.append(Problem("null", col.name, nulls, "empty, but required"))
         columns[col.name], found = COERCERS[col.kind](raw, col)
@@ -137,7 +137,7 @@ def _version_problems(
         report.versions_found = [1]
         return []
     versions = columns["schema_version"]
-    found = {1 if pd.isna(v) else int(v) for v in versions.unique()}
+    found = _distinct_versions(versions)
     report.versions_found = sorted(found)
     if found <= SUPPORTED_SCHEMA_VERSIONS:
         return []
@@ -146,6 +146,14 @@ def _version_problems(
     supported = ", ".join(str(v) for v in sorted(SUPPORTED_SCHEMA_VERSIONS))
     msg = f"unsupported schema version (supported: {supported})"
     return [Problem("unsupported_version", "schema_version", bad, msg)] if len(bad) else []
+
+
+def _distinct_versions(versions: pd.Series) -> set[int]:
+    """The versions present, null read as 1; one version (the usual case) takes one compare."""
+    first = versions.iloc[0] if len(versions) else None
+    if pd.notna(first) and not (versions != first).to_numpy(dtype=bool, na_value=True).any():
+        return {int(first)}
+    return {1 if pd.isna(v) else int(v) for v in versions.unique()}
 
 
 def _attribute_problems(
@@ -161,9 +169,8 @@ def _attribute_problems(
             needs.setdefault(attr, []).append(code_of[str(etype)])
     found: list[Problem] = []
     for attr, type_codes in needs.items():
-        needed = np.zeros(len(code_of) + 1, dtype=bool)  # the last slot is code -1 (no type)
-        needed[type_codes] = True
-        missing = needed[codes] & columns[attr].isna().to_numpy()
+        missing = _any_equal(codes, type_codes)
+        missing &= columns[attr].isna().to_numpy()
         for p in problems:
             if p.column == attr:
                 missing[p.positions] = False
@@ -174,6 +181,15 @@ def _attribute_problems(
             msg = f"{event_type.cat.categories[code]} events need {attr}{absent}"
             found.append(Problem("missing_attribute", attr, rows, msg))
     return found
+
+
+def _any_equal(codes: np.ndarray, values: list[int]) -> np.ndarray:
+    """codes == any of values; a few compares of int8 codes beat indexing a lookup table with
+    them, for which numpy first widens 30M codes to a 240 MB intp array."""
+    mask = codes == values[0]
+    for value in values[1:]:
+        mask |= codes == value
+    return mask
 
 
 def _deduplicate(
@@ -224,17 +240,20 @@ def _conflict_example(
 
 def _duplicated(keys: pd.DataFrame) -> np.ndarray:
     """Rows whose (non-null) key occurs more than once; sort-based for a single integer key."""
-    notna = keys.notna().all(axis=1).to_numpy()
     column = keys.iloc[:, 0]
-    if keys.shape[1] > 1 or not (
-        isinstance(column.dtype, pd.CategoricalDtype) or pd.api.types.is_integer_dtype(column.dtype)
-    ):
-        return keys.duplicated(keep=False).to_numpy() & notna
-    if isinstance(column.dtype, pd.CategoricalDtype):
+    categorical = isinstance(column.dtype, pd.CategoricalDtype)
+    if keys.shape[1] > 1 or not (categorical or pd.api.types.is_integer_dtype(column.dtype)):
+        return keys.duplicated(keep=False).to_numpy() & keys.notna().all(axis=1).to_numpy()
+    if categorical:
         values = column.cat.codes.to_numpy()
-    else:
-        values = column.to_numpy(dtype=np.int64, na_value=0)
-    ordered = np.sort(values[notna])  # ~10x faster than hashing 30M int64 keys
+    else:  # numpy ints hold no nulls, and asking for an na_value would copy them all
+        plain = isinstance(column.dtype, np.dtype)
+        values = column.to_numpy() if plain else column.to_numpy(dtype=np.int64, na_value=0)
+    notna = column.notna().to_numpy()
+    present = values if notna.all() else values[notna]
+    if (present[1:] > present[:-1]).all():  # increasing ids (as logs are often written): no sort
+        return np.zeros(len(keys), dtype=bool)
+    ordered = np.sort(present)  # ~10x faster than hashing 30M int64 keys
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if not len(repeated):
         return np.zeros(len(keys), dtype=bool)
@@ -267,6 +286,7 @@ def _report_problem(
 
 
 def _type_counts(event_type: pd.Series) -> dict[str, int]:
-    codes = event_type.cat.codes.to_numpy().astype(np.intp)
-    counts = np.bincount(codes + 1, minlength=len(event_type.cat.categories) + 1)[1:]
-    return {str(t): int(n) for t, n in zip(event_type.cat.categories, counts, strict=False) if n}
+    """Rows per type; one compare per type, as bincount would first widen the codes to intp."""
+    codes = event_type.cat.codes.to_numpy()
+    counts = (np.count_nonzero(codes == code) for code in range(len(event_type.cat.categories)))
+    return {str(t): int(n) for t, n in zip(event_type.cat.categories, counts, strict=True) if n}

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from features.schema import CUSTOMERS, EVENTS, OFFERS, EventType
-from features.validation import normalize_events, normalize_table, validate_events, validate_table
+from features.validation import (
+    _duplicated,
+    normalize_events,
+    normalize_table,
+    validate_events,
+    validate_table,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "event-schema.md"
 
@@ -164,20 +170,48 @@ def test_conflicting_duplicate_is_an_error_naming_the_difference():
     assert issue.examples[0].detail == "differs from row 1: amount 12.5 != 13.0"
 
 
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pd.Series([1, 2, 5, 9]),  # increasing: no sort needed
+        pd.Series([1, 5, 2, 5, 9, 1]),
+        pd.Series([3, 3]),
+        pd.Series([1, None, 2, None, 2], dtype="Int64"),
+        pd.Series([1, None, 3], dtype="Int64"),
+        pd.Series(["a", "b", "a", None], dtype="category"),
+        pd.Series(["a", "b", None], dtype="category"),
+        pd.Series([], dtype="int64"),
+    ],
+)
+def test_duplicated_keys_match_pandas(ids):
+    keys = pd.DataFrame({"event_id": ids})
+    expected = ids.duplicated(keep=False).to_numpy() & ids.notna().to_numpy()
+    assert _duplicated(keys).tolist() == expected.tolist()
+
+
 def test_out_of_order_rows_are_fine_and_keep_their_order():
     frame, report = normalize_events(events().iloc[::-1])
     assert report.ok
     assert frame["event_id"].tolist() == [4, 3, 2, 1]
 
 
-@pytest.mark.parametrize(("versions", "ok"), [([1, 1, None, 1], True), ([1, 2, 1, 1], False)])
-def test_schema_version(versions, ok):
+@pytest.mark.parametrize(
+    ("versions", "ok", "found"),
+    [
+        ([1, 1, None, 1], True, [1]),
+        ([1, 2, 1, 1], False, [1, 2]),
+        ([1, 1, 1, 1], True, [1]),  # one version: the single-compare path
+        ([None] * 4, True, [1]),
+        ([2, 2, 2, 2], False, [2]),
+    ],
+)
+def test_schema_version(versions, ok, found):
     report = validate_events(events().assign(schema_version=versions))
     assert report.ok is ok
+    assert report.versions_found == found
     if not ok:
         assert report.errors[0].check == "unsupported_version"
-        assert report.errors[0].examples[0].row == 1
-        assert report.versions_found == [1, 2]
+        assert report.errors[0].examples[0].row == versions.index(2)
 
 
 def test_string_ids_are_categories_and_ints_stay_int64():
