@@ -174,9 +174,9 @@ def _soon_redemptions(tl: Timeline, s: dict):
     # pairs straight from timeline codes: no id lookup, already in (customer, time) order
     before = Query(tl, tl.code[pos], tl.time[pos] - int(SOON_DAYS * DAY_US))
     balance = before.total(s["accrued"], "points") - before.total(s["redeemed"], "points")
-    soon = np.zeros(len(tl))
-    soon[pos] = balance < tl.values_at("points", pos)
-    tl.derive("_soon", soon)
+    tl.derive("_soon", pos, (balance < tl.values_at("points", pos)).astype(np.float64))
+    for stream in (s["accrued"], red):  # the per-pair search state is not needed again
+        stream.release()
     return red
 
 
@@ -215,7 +215,7 @@ def compute_features(
         {"customer_id": ids, "as_of": pd.to_datetime(q.as_of_us, unit="us", utc=True)}
     )
     for name in FEATURE_NAMES:
-        frame[name] = _typed(name, values[name])
+        frame[name] = _typed(name, values.pop(name))  # pop: never two copies of every column
     return frame
 
 

@@ -24,14 +24,14 @@ class Query:
         self._cache: dict[tuple, np.ndarray] = {}
 
     # -- positions -------------------------------------------------------------------------------
-    def _before(self, stream: Stream) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Snapshot: (positions, customer codes, times) of the stream's events before T."""
+    def _before(self, stream: Stream) -> tuple[np.ndarray, np.ndarray]:
+        """Snapshot: (positions, times) of the stream's events before T (codes are gathered
+        per use: caching them too would cost a gigabyte on a 50M-event log)."""
         key = ("before", stream.name)
         if key not in self._cache:
             times = self.timeline.time[stream.positions]
             keep = times < self.as_of_us[0]
-            positions = stream.positions[keep]
-            self._cache[key] = (positions, self.timeline.code[positions], times[keep])
+            self._cache[key] = (stream.positions[keep], times[keep])
         return self._cache[key]
 
     def _window(self, stream: Stream, window_days: float | None) -> np.ndarray | slice:
@@ -40,7 +40,7 @@ class Query:
             return slice(None)
         key = ("window", stream.name, window_days)
         if key not in self._cache:
-            times = self._before(stream)[2]
+            times = self._before(stream)[1]
             self._cache[key] = times >= self.as_of_us[0] - np.int64(round(window_days * DAY_US))
         return self._cache[key]
 
@@ -77,7 +77,7 @@ class Query:
     def count(self, stream: Stream, window_days: float | None = None) -> np.ndarray:
         """Events in [T - w, T) (all before T without a window)."""
         if self.snapshot:
-            codes = self._before(stream)[1][self._window(stream, window_days)]
+            codes = self.timeline.code[self._before(stream)[0][self._window(stream, window_days)]]
             per_code = np.bincount(codes, minlength=len(self.timeline.customers))
             return self._per_pair(per_code, 0).astype(np.int64)
         lower = self._search(stream, window_days)
@@ -87,7 +87,7 @@ class Query:
         """Sum of a numeric column over the events in [T - w, T); nulls count as 0."""
         if self.snapshot:
             inside = self._window(stream, window_days)
-            codes = self._before(stream)[1][inside]
+            codes = self.timeline.code[self._before(stream)[0][inside]]
             weights = self._before_values(stream, column)[inside]
             per_code = np.bincount(codes, weights=weights, minlength=len(self.timeline.customers))
             return self._per_pair(per_code, 0.0)
@@ -100,7 +100,8 @@ class Query:
     def _edge_position(self, stream: Stream, last: bool) -> np.ndarray:
         """Timeline position of each pair's last (or first) stream event before T; -1 if none."""
         if self.snapshot:
-            cut, code, _ = self._before(stream)
+            cut = self._before(stream)[0]
+            code = self.timeline.code[cut]
             if not len(cut):
                 return np.full(len(self.codes), -1, dtype=np.int64)
             edge = (

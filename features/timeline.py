@@ -81,6 +81,11 @@ class Stream:
     _keys: np.ndarray | None = None
     prefix: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def release(self) -> None:
+        """Drop the per-pair search state (keys, prefix sums); it is rebuilt when needed."""
+        self._keys = None
+        self.prefix.clear()
+
 
 class Timeline:
     """An event log prepared for point-in-time queries (pure: no I/O)."""
@@ -100,7 +105,7 @@ class Timeline:
         self._by_type: tuple[np.ndarray, np.ndarray] | None = None
         self._first: np.ndarray | None = None
         self._streams: dict[str, Stream] = {}
-        self._numbers: dict[str, np.ndarray] = {}
+        self._numbers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._labels: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def _sorted(self, values: np.ndarray) -> np.ndarray:
@@ -165,7 +170,10 @@ class Timeline:
         50M-row log would cost gigabytes.
         """
         if column in self._numbers:
-            return self._numbers[column][positions]
+            known, values = self._numbers[column]
+            idx = np.minimum(np.searchsorted(known, positions), max(len(known) - 1, 0))
+            hit = (known[idx] == positions) if len(known) else np.zeros(len(positions), bool)
+            return np.where(hit, values[idx] if len(known) else np.nan, np.nan)
         if column not in self._events.columns:
             return np.full(len(positions), np.nan)
         raw = positions if self._order is None else self._order[positions]
@@ -196,9 +204,9 @@ class Timeline:
             self._first = self.time[np.minimum(starts, len(self.time) - 1)]
         return self._first
 
-    def derive(self, name: str, values: np.ndarray) -> None:
-        """Register a derived numeric column (timeline order) for use in totals."""
-        self._numbers[name] = values
+    def derive(self, name: str, positions: np.ndarray, values: np.ndarray) -> None:
+        """Register a derived numeric column known at some (ascending) positions; NaN elsewhere."""
+        self._numbers[name] = (positions, values)
 
     def at(self, customer_ids, as_of) -> Query:
         """Queries for (customer, as-of) pairs; unknown customers get neutral answers."""
