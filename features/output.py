@@ -8,12 +8,11 @@ Everything is written to a hidden sibling first and moved into place only when c
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
+from features.atomic import atomic_folder
 from features.contract import FeatureContract, contract_for
 from features.dataset import OFFER_FEATURES, Datasets
 
@@ -31,13 +30,8 @@ def write_datasets(
     oracle: dict[str, pd.DataFrame] | None = None,
     force: bool = False,
 ) -> dict[str, FeatureContract]:
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise FileExistsError(f"{out} exists and is not empty; pass --force to replace it")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     contracts = contracts_for(datasets)
-    try:
+    with atomic_folder(out, force) as tmp:
         for kind, frame in datasets.frames.items():
             (tmp / kind / "data").mkdir(parents=True)
             frame.to_parquet(tmp / kind / "data" / "part-00000.parquet", index=False)
@@ -52,11 +46,4 @@ def write_datasets(
             "data_end": str(datasets.data_end),
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return contracts

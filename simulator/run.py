@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from features.atomic import FolderNotEmptyError, atomic_folder
 from features.schema import SCHEMA_VERSION
 from loyalty.errors import InputError
 from simulator import config as params
@@ -70,21 +70,12 @@ def simulate(
     workers: int | None = None,
 ) -> dict:
     """Generate the ecosystem into ``out``; nothing appears there unless the whole run succeeds."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise InputError(f"{out} exists and is not empty; pass --force to replace it")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "events").mkdir(parents=True)
     try:
-        manifest = _generate_into(cfg, tmp, progress, workers)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return manifest
+        with atomic_folder(Path(out), force) as tmp:
+            (tmp / "events").mkdir()
+            return _generate_into(cfg, tmp, progress, workers)
+    except FolderNotEmptyError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def _generate_into(cfg: params.SimConfig, tmp: Path, progress, workers: int | None) -> dict:
