@@ -33,9 +33,8 @@ from naive_features import NAIVE_FEATURES, events_before, mismatches, per_custom
 
 from features.customer import References, compute_features
 from features.definitions import UNUSED_EVENT_COLUMNS
-from features.io import load_events, read_events, read_reference
+from features.io import load_events, read_events, read_reference_tables
 from features.timeline import Timeline
-from loyalty.errors import InputError
 
 TARGET_S, TARGET_GIB = 60.0, 8.0
 SEED = 5
@@ -73,16 +72,9 @@ def log_end(events_dir: Path) -> pd.Timestamp:
 
 def load_references(events_dir: Path) -> References:
     """customers, partners and contracts from the folder; a missing table stays empty."""
-    frames = {}
-    for name in ("customers", "partners", "contracts"):
-        try:
-            frame, report = read_reference(events_dir, name)
-        except InputError:
-            continue
-        if not report.ok:
-            raise SystemExit(f"invalid {name} table:\n{report.to_text()}")
-        frames[name] = frame
-    return References.from_frames(**frames)
+    return References.from_frames(
+        **read_reference_tables(events_dir, ("customers", "partners", "contracts"))
+    )
 
 
 def all_customers(events_dir: Path, refs: References) -> np.ndarray:

@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 
 from features.arrow_pandas import column_to_pandas, is_text, memory_pool
 from features.coercion import INT_TEXT
+from features.errors import InputError
 from features.report import ValidationReport
 from features.schema import EVENTS, REFERENCE_TABLES, TableSchema
 from features.validation import MAX_EXAMPLES, normalize_events, normalize_table
-from loyalty.errors import InputError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -76,6 +76,21 @@ def read_reference(
     frame, report = normalize_table(raw, schema, max_examples=max_examples)
     report.sources = sources
     return frame, report
+
+
+def read_reference_tables(folder: str | Path, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The named reference tables found in ``folder``; an absent table is left out, an invalid
+    one is an error naming its problems."""
+    tables = {}
+    for name in names:
+        try:
+            frame, report = read_reference(folder, name)
+        except InputError:
+            continue
+        if not report.ok:
+            raise InputError(f"reference table {name} is invalid:\n{report.to_text()}")
+        tables[name] = frame
+    return tables
 
 
 def _reference_file(path: Path, table_name: str) -> Path:

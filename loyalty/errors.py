@@ -1,13 +1,11 @@
-"""Errors the command line turns into a clear message and an exit code (see shared CLI contract)."""
+"""Errors the command line turns into a clear message and an exit code (see shared CLI contract).
+
+Defined in features.errors (the bottom layer, so features/ imports nothing of ours) and re-exported
+here for the commands and the other packages.
+"""
 
 from __future__ import annotations
 
+from features.errors import InputError, LoyaltyError
 
-class LoyaltyError(Exception):
-    """A failure the user can act on: bad arguments, missing files, unreachable store (exit 2)."""
-
-    exit_code = 2
-
-
-class InputError(LoyaltyError):
-    """The input exists but cannot be used as given; the message names what and where."""
+__all__ = ["InputError", "LoyaltyError"]

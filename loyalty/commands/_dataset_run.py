@@ -27,20 +27,12 @@ def _spec(as_of: list[str], horizon: str, offer_window: str, active_within: str)
 
 def load_references(events: Path, reference: Path | None):
     from features.customer import References
-    from features.io import read_reference
+    from features.io import read_reference_tables
 
     folder = reference or (events / "reference" if (events / "reference").is_dir() else None)
     if folder is None:
         return References.empty(), None
-    tables = {}
-    for name in ("customers", "partners", "contracts", "offers"):
-        try:
-            frame, report = read_reference(folder, name)
-        except InputError:
-            continue
-        if not report.ok:
-            raise InputError(f"reference table {name} is invalid:\n{report.to_text()}")
-        tables[name] = frame
+    tables = read_reference_tables(folder, ("customers", "partners", "contracts", "offers"))
     refs = References.from_frames(
         tables.get("customers"), tables.get("partners"), tables.get("contracts")
     )
