@@ -91,7 +91,8 @@ def _consent(tl: Timeline, q: Query, scope: str) -> np.ndarray:
 
 
 def _identity(tl: Timeline, q: Query, s: dict, ids: np.ndarray, refs: References) -> dict:
-    t_years = pd.to_datetime(q.as_of_us, unit="us", utc=True).year.to_numpy()
+    t_stamps = pd.to_datetime(q.as_of_us, unit="us", utc=True)
+    t_years = t_stamps.year.to_numpy()
     birth = _lookup(refs.customers, "birth_year", ids, np.nan)
     enrol_partner = q.last_label(s["enrolment"], "partner_id", UNKNOWN)
     any_partner = q.last_label(s["partnered_visit"], "partner_id", UNKNOWN)
@@ -109,6 +110,7 @@ def _identity(tl: Timeline, q: Query, s: dict, ids: np.ndarray, refs: References
         "region": _lookup(refs.customers, "region", ids, UNKNOWN),
         "acquisition_channel": _lookup(refs.customers, "acquisition_channel", ids, UNKNOWN),
         "age_years": np.where(np.isnan(birth), np.nan, t_years - birth),
+        "month_of_year": t_stamps.month.to_numpy(),
         "partner_id": partner,
         "partner_kind": _lookup(refs.partners, "kind", partner.astype(str), UNKNOWN),
         "contract_cost_per_point": _lookup(

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.customer import References, compute_features
-from features.definitions import FEATURE_NAMES
+from features.definitions import CATEGORICAL, FEATURE_NAMES
 from features.labels import churn_label, offer_sends, redemption_label, risk_label
 from features.schema import QUALIFYING_ACTIVITY
 from features.timeline import Timeline, to_us
@@ -87,6 +87,7 @@ class Datasets:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     data_start: pd.Timestamp | None = None
     data_end: pd.Timestamp | None = None
+    spec: DatasetSpec | None = None
 
 
 def _check_spec(events: pd.DataFrame, spec: DatasetSpec) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -146,11 +147,19 @@ def _offer_attributes(rows: pd.DataFrame, offers: pd.DataFrame | None) -> pd.Dat
         return mapped.astype(object).where(mapped.notna(), default).set_axis(rows.index)
 
     rows["offer_type"] = pick("offer_type", "unknown").astype(str).astype("category")
-    rows["offer_value"] = pd.to_numeric(pick("value", np.nan), errors="coerce")
-    rows["offer_points_cost"] = pd.to_numeric(pick("points_cost", np.nan), errors="coerce")
-    rows["offer_valid_days"] = pd.to_numeric(pick("valid_days", np.nan), errors="coerce")
+    rows["offer_value"] = _number(pick("value", np.nan))
+    rows["offer_points_cost"] = pd.to_numeric(pick("points_cost", np.nan), errors="coerce").astype(
+        "float64"
+    )
+    rows["offer_valid_days"] = pd.to_numeric(pick("valid_days", np.nan), errors="coerce").astype(
+        "float64"
+    )
     rows["offer_channel"] = pick("channel", "unknown").astype(str).astype("category")
     return rows
+
+
+def _number(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values, errors="coerce").astype("float64")  # float, as the contract says
 
 
 def _propensity_rows(events, tl, refs, offers, spec, end) -> tuple[pd.DataFrame, int]:
@@ -169,6 +178,16 @@ def _propensity_rows(events, tl, refs, offers, spec, end) -> tuple[pd.DataFrame,
     rows["redeemed"] = redemption_label(events, sends, spec.offer_window_days)
     lead = ["customer_id", "snapshot", "as_of", "send_event_id", "offer_id"]
     return rows[lead + [c for c in rows.columns if c not in lead]], dropped
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate snapshots; categories differ between them (a partner joins), and pandas
+    would fall back to object columns: make them categorical again over the union."""
+    frame = pd.concat(parts, ignore_index=True)
+    for name in CATEGORICAL:
+        if name in frame.columns and not isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(str).astype("category")
+    return frame
 
 
 def build_datasets(
@@ -196,10 +215,8 @@ def build_datasets(
         counts[kind]["immature_snapshots"] = immature
     empty = pd.DataFrame(columns=["customer_id", "snapshot", "as_of", *FEATURE_NAMES])
     frames = {
-        "churn": pd.concat(churn_parts, ignore_index=True)
-        if churn_parts
-        else empty.assign(churn=[]),
-        "risk": pd.concat(risk_parts, ignore_index=True) if risk_parts else empty.assign(risk=[]),
+        "churn": _stack(churn_parts) if churn_parts else empty.assign(churn=[]),
+        "risk": _stack(risk_parts) if risk_parts else empty.assign(risk=[]),
     }
     frames["propensity"], dropped = _propensity_rows(events, tl, refs, offers, spec, end)
     counts["propensity"]["immature_rows"] = dropped
@@ -212,5 +229,10 @@ def build_datasets(
         "propensity": [*FEATURE_NAMES, *OFFER_FEATURES],
     }
     return Datasets(
-        frames=frames, feature_names=names, counts=counts, data_start=start, data_end=end
+        frames=frames,
+        feature_names=names,
+        counts=counts,
+        data_start=start,
+        data_end=end,
+        spec=spec,
     )

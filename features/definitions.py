@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SET_VERSION = 1
+FEATURE_SET_VERSION = 2  # 2: month_of_year (seasonality)
 # event columns no feature or label reads: validated, then dropped before building (memory)
 UNUSED_EVENT_COLUMNS = ("channel", "reason", "schema_version")
 WINDOWS = (7, 30, 90, 365)
@@ -60,6 +60,9 @@ FEATURES: tuple[FeatureSpec, ...] = (
         110,
         float("nan"),
         nullable=True,
+    ),
+    FeatureSpec(
+        "month_of_year", "int", "Calendar month of T, 1-12 (seasonal behaviour).", 1, 12, 1
     ),
     _category("partner_id", "Partner of the latest enrolment before T (else of the latest visit)."),
     _category("partner_kind", "Kind of that partner (partners table)."),

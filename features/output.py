@@ -44,6 +44,20 @@ def write_datasets(
             "counts": datasets.counts,
             "data_start": str(datasets.data_start),
             "data_end": str(datasets.data_end),
+            "spec": _spec_dict(datasets),
         }
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return contracts
+
+
+def _spec_dict(datasets: Datasets) -> dict | None:
+    """How the rows were built: training needs the label windows to embargo its splits."""
+    spec = datasets.spec
+    if spec is None:
+        return None
+    return {
+        "as_of": [t.isoformat() for t in spec.as_of],
+        "horizon_days": spec.horizon_days,
+        "offer_window_days": spec.offer_window_days,
+        "active_within_days": spec.active_within_days,
+    }

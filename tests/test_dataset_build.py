@@ -160,3 +160,13 @@ def test_purchases_only_log_gives_exact_churn_labels(tmp_path: Path) -> None:
     assert churn.loc[1, "spend_30d"] == 120.0 and churn.loc[2, "tier"] == "basic"
     assert len(pd.read_parquet(out / "propensity" / "data")) == 0
     assert not (out / "churn" / "oracle.parquet").exists()
+
+
+@pytest.mark.parametrize("kind", ["churn", "propensity", "risk"])
+def test_column_dtypes_follow_the_contract(dataset: Path, kind: str) -> None:
+    """Serving and the registry's signature type columns from the contract: the data must agree."""
+    frame = pd.read_parquet(dataset / kind / "data")
+    contract = json.loads((dataset / kind / "feature_contract.json").read_text())
+    expected = {"int": "int64", "float": "float64", "category": "category"}
+    for feature in contract["features"]:
+        assert str(frame[feature["name"]].dtype) == expected[feature["dtype"]], feature["name"]

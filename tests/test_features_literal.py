@@ -153,8 +153,9 @@ def test_unknown_customer_is_all_neutral(features: pd.DataFrame) -> None:
             neutral = 1.0
         if isinstance(neutral, float) and np.isnan(neutral):
             assert np.isnan(row[name]), name
-        elif name not in ("tenure_days", "days_in_tier", "tier"):
+        elif name not in ("tenure_days", "days_in_tier", "tier", "month_of_year"):
             assert row[name] == neutral, name
+    assert row["month_of_year"] == row["as_of"].month  # the calendar, known for anyone
 
 
 def test_per_pair_as_of_matches_snapshot() -> None:

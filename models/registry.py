@@ -1,0 +1,75 @@
+"""Load a packaged model from the MLflow registry by alias (``models:/<name>@<alias>``).
+
+The package files are downloaded once per version into a local cache, so a restart whose
+registry is unreachable can still serve the last version it loaded (the caller decides).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.package import ModelPackage
+
+
+class RegistryError(RuntimeError):
+    """The registry cannot answer (unreachable, no such model, no such alias)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    alias: str
+    version: int
+    run_id: str
+    package: ModelPackage
+
+
+def resolve_alias(client, name: str, alias: str):
+    """The model version behind an alias, with a clear error when it does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise RegistryError(f"no version of model {name!r} has alias {alias!r}: {exc}") from exc
+
+
+def load_by_alias(tracking_uri: str, name: str, alias: str, cache_dir: Path) -> LoadedModel:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = resolve_alias(client, name, alias)
+    folder = _cached_package(tracking_uri, name, int(version.version), cache_dir)
+    return LoadedModel(name, alias, int(version.version), version.run_id, ModelPackage.load(folder))
+
+
+def _cached_package(tracking_uri: str, name: str, version: int, cache_dir: Path) -> Path:
+    target = cache_dir / name / str(version)
+    if (target / "package.json").exists():
+        return target
+    import shutil
+    import tempfile
+
+    import mlflow.artifacts
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}",
+                dst_path=tmp,
+                tracking_uri=tracking_uri,
+            )
+        )
+        found = sorted(local.rglob("package.json"))
+        if not found:
+            raise RegistryError(f"model {name} version {version} holds no packaged model")
+        staged = Path(tmp) / "package"
+        shutil.copytree(found[0].parent, staged)
+        json.loads((staged / "package.json").read_text())  # readable before it is published
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():
+            staged.rename(target)
+    return target
