@@ -218,3 +218,36 @@ def test_config_file_typos_are_errors(train_dataset: Path, tmp_path: Path) -> No
 def test_missing_dataset_folder(tmp_path: Path) -> None:
     result = _train(tmp_path / "nope", tmp_path / "home")
     assert result.exit_code == 2 and "is not a folder" in result.output
+
+
+def test_new_offer_is_scored_from_its_attributes_without_retraining(
+    trained_home: Path, train_dataset: Path
+) -> None:
+    from models.registry import load_by_alias
+
+    settings = Settings(home=trained_home)
+    package = load_by_alias(
+        settings.tracking_uri, "loyalty-propensity", "challenger", settings.model_cache_dir
+    ).package
+    rows = _holdout(train_dataset, "propensity").head(200)
+    new_offer = rows.assign(offer_id="OFFER-NEVER-SEEN")
+    np.testing.assert_array_equal(package.predict(new_offer), package.predict(rows))
+    richer = rows.assign(offer_value=rows["offer_value"] * 4)
+    assert not np.array_equal(package.predict(richer), package.predict(rows))
+
+
+def test_hyperparameter_search_respects_its_time_budget(
+    train_dataset: Path,
+) -> None:
+    import time
+
+    config = TrainConfig(plots=False)
+    config.tune.enabled = True
+    config.tune.time_budget_s = 3.0
+    config.tune.max_trials = 50
+    prepared = prepare(train_dataset, "risk", config)
+    start = time.perf_counter()
+    package, params, trials = fit(prepared, "risk", config, print)
+    assert time.perf_counter() - start < 30
+    assert len(trials) >= 1 and trials[0]["number"] == 0
+    assert params["num_leaves"] == max(trials, key=lambda t: t["value"])["num_leaves"]

@@ -95,6 +95,17 @@ def _binary_label(frame: pd.DataFrame, spec: ModelSpec, folder: Path) -> np.ndar
     return label
 
 
+def dataset_fingerprint(dataset: Path, kind: str) -> str:
+    """A short digest of a kind's training set (its contract and the build summary), so a
+    rerun can tell whether a registered model was trained on exactly these rows."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in (dataset / kind / "feature_contract.json", dataset / "summary.json"):
+        digest.update(path.read_bytes() if path.exists() else b"-")
+    return digest.hexdigest()[:16]
+
+
 def _summary(dataset: Path) -> dict:
     path = dataset / "summary.json"
     return json.loads(path.read_text()) if path.exists() else {}

@@ -14,6 +14,7 @@ from models.package import ModelPackage
 from models.pyfunc import example_input
 from training import tracking
 from training.config import TrainConfig
+from training.data import dataset_fingerprint
 from training.evaluation import holdout_metrics, reference_sample, write_json, write_plots
 from training.pipeline import Prepared, Report, TrainOutcome, fit, prepare
 
@@ -113,6 +114,7 @@ def _log_and_register(client, folder, prepared, package, params, metrics, settin
         _, version = tracking.log_packaged_model(package, folder / "package", example, name)
         tags = {
             "kind": kind,
+            "dataset_fingerprint": dataset_fingerprint(prepared.data.folder.parent, kind),
             "roc_auc": f"{metrics['roc_auc']:.4f}",
             "feature_contract_hash": prepared.data.contract.hash,
             "run_id": run.info.run_id,

@@ -17,10 +17,12 @@ def run_training(
     tune: bool,
     tune_budget_s: float | None,
     console: Console,
+    keep_going: bool = False,
 ) -> list:
+    """Train each kind in turn; with ``keep_going`` a kind whose data cannot be trained on
+    (too few rows, one class) is reported and skipped instead of stopping the rest."""
     from loyalty.settings import load_settings
     from training.config import load_config
-    from training.split import SplitError
 
     quiet_mlflow()
     config = load_config(config_path)
@@ -36,16 +38,44 @@ def run_training(
         for kind in kinds:
             try:
                 outcome = train_kind(dataset, kind, config, settings, status.update)
-            except SplitError as exc:
-                raise InputError(f"{dataset / kind}: {exc}") from exc
+            except InputError as exc:
+                if not keep_going:
+                    raise
+                console.print(f"[yellow]skipped {kind}:[/] {exc}")
+                continue
             outcomes.append(outcome)
             console.print(f"[green]✓[/] {kind}: {outcome.registered_name} v{outcome.version}")
-    console.print(_table(outcomes))
+    if outcomes:
+        console.print(_table(outcomes))
     console.print(
         f"Tracking store: {settings.tracking_uri} "
         f"(open it with `mlflow ui --backend-store-uri {settings.tracking_uri}`)"
     )
     return outcomes
+
+
+def existing_challengers(dataset: Path, settings) -> dict[str, str]:
+    """Per kind, the challenger already trained on exactly this dataset (name and version)."""
+    quiet_mlflow()
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from training.data import dataset_fingerprint
+
+    uri = settings.tracking_uri
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        return {}  # no registry yet: nothing to reuse (and do not create one here)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = {}
+    for kind in ("churn", "propensity", "risk"):
+        name = settings.model_name(kind)
+        try:
+            version = client.get_model_version_by_alias(name, "challenger")
+        except MlflowException:
+            continue
+        if version.tags.get("dataset_fingerprint") == dataset_fingerprint(dataset, kind):
+            found[kind] = f"{name} v{version.version}"
+    return found
 
 
 def quiet_mlflow() -> None:
