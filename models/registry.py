@@ -41,11 +41,11 @@ def load_by_alias(tracking_uri: str, name: str, alias: str, cache_dir: Path) -> 
 
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     version = resolve_alias(client, name, alias)
-    folder = _cached_package(tracking_uri, name, int(version.version), cache_dir)
+    folder = _cached_package(client, name, int(version.version), cache_dir)
     return LoadedModel(name, alias, int(version.version), version.run_id, ModelPackage.load(folder))
 
 
-def _cached_package(tracking_uri: str, name: str, version: int, cache_dir: Path) -> Path:
+def _cached_package(client, name: str, version: int, cache_dir: Path) -> Path:
     target = cache_dir / name / str(version)
     if (target / "package.json").exists():
         return target
@@ -56,13 +56,9 @@ def _cached_package(tracking_uri: str, name: str, version: int, cache_dir: Path)
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        local = Path(
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}",
-                dst_path=tmp,
-                tracking_uri=tracking_uri,
-            )
-        )
+        # the version's own artifact location: no models:/ lookup through a global registry URI
+        source = client.get_model_version_download_uri(name, str(version))
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
         found = sorted(local.rglob("package.json"))
         if not found:
             raise RegistryError(f"model {name} version {version} holds no packaged model")
