@@ -10,29 +10,17 @@ report the requested customers, and the Parquet files must hold exactly the even
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
 import pyarrow.dataset as ds
+from _measure import run_sampled
 
 TARGETS = {100_000: (30.0, 6.0), 1_000_000: (300.0, 6.0)}  # seconds, GiB
-
-
-def _tree_rss(proc: psutil.Process) -> int:
-    total = 0
-    for p in [proc, *proc.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
-    return total
 
 
 def run_once(customers: int, seed: int, out: Path) -> tuple[float, float]:
@@ -50,28 +38,9 @@ def run_once(customers: int, seed: int, out: Path) -> tuple[float, float]:
         "--force",
         "--no-summary",
     ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ps = psutil.Process(proc.pid)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss(ps))
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = proc.communicate()
-    elapsed = time.perf_counter() - start
-    stop.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"simulate failed ({proc.returncode}): {err.decode()[-2000:]}")
+    elapsed, peak = run_sampled(cmd)
     _check(out, customers)
-    return elapsed, peak / 2**30
+    return elapsed, peak
 
 
 def _check(out: Path, customers: int) -> None:

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import typer
 
+from loyalty.commands import audit as audit_commands
 from loyalty.commands import dataset as dataset_commands
 from loyalty.commands import demo as demo_commands
 from loyalty.commands import events as events_commands
 from loyalty.commands import features as features_commands
+from loyalty.commands import ledger as ledger_commands
+from loyalty.commands import policy as policy_commands
+from loyalty.commands import review as review_commands
+from loyalty.commands import score_batch as score_batch_commands
 from loyalty.commands import simulate as simulate_commands
+from loyalty.commands import train as train_commands
 
 app = typer.Typer(
     name="loyalty",
@@ -24,8 +30,14 @@ app = typer.Typer(
 app.add_typer(events_commands.app, name="events")
 app.add_typer(dataset_commands.app, name="dataset")
 app.add_typer(features_commands.app, name="features")
+app.add_typer(policy_commands.app, name="policy")
+app.add_typer(ledger_commands.app, name="ledger")
+app.add_typer(review_commands.app, name="review")
+app.add_typer(audit_commands.app, name="audit")
 simulate_commands.register(app)
 demo_commands.register(app)
+train_commands.register(app)
+score_batch_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,12 +22,49 @@ class Settings(BaseSettings):
         default=None, description="MLflow tracking URI; default sqlite:///<home>/mlflow.db."
     )
     seed: int = Field(default=42, description="Default seed for simulations and sampling.")
+    ledger_url: str | None = Field(
+        default=None,
+        description="Budget ledger, review queue and audit trail database: sqlite:///PATH or "
+        "postgresql://USER@HOST/DB; default sqlite:///<home>/ledger.db.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the audit chain; default: <home>/keys/audit.key (0600, made "
+        "on first write). Never stored in the database.",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the customer-id pseudonyms; default: <home>/keys/pseudonym.key.",
+    )
+    model_name_prefix: str = Field(
+        default="loyalty-", description="Registered model names are <prefix><kind>."
+    )
 
     @property
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+    def model_name(self, kind: str) -> str:
+        """The MLflow registered-model name of a kind (churn, propensity, risk)."""
+        return f"{self.model_name_prefix}{kind}"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.home / "model-cache"
+
+    @property
+    def ledger_database(self) -> str:
+        """The ledger database URL (the embedded SQLite file unless ``ledger_url`` is set)."""
+        if self.ledger_url:
+            return self.ledger_url
+        return f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        """Key files made on first use when no key is set (keep them out of backups of the db)."""
+        return self.home / "keys"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -36,6 +73,10 @@ class Settings(BaseSettings):
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
+
+    @property
+    def policy_store_path(self) -> Path:
+        return self.home / "policies.db"
 
 
 def load_settings() -> Settings:

@@ -1,7 +1,7 @@
 """One contract policy file per contract, written beside the simulated log.
 
-This is the first version of the policy format; the guardrails layer owns the format (and its
-validation) and keeps the simulator's output in step with it.
+The format (version 1) is owned by guardrails.policy and documented in docs/policies.md; the tests
+validate every file written here against it and against the customer feature contract.
 """
 
 from __future__ import annotations
@@ -14,18 +14,38 @@ import yaml
 from simulator.world import World
 
 POLICY_FORMAT_VERSION = 1
+# what an accepted offer is worth to the program (retained margin), per money unit of face value
+_PROGRAM_VALUE_MULTIPLE = {
+    "service_voucher": 10.0,
+    "accessory_discount": 8.0,
+    "bonus_points": 9.0,
+    "upgrade_incentive": 6.0,
+}
+# who each kind of offer suits (CEL over the customer's features)
+_SUITABILITY = {
+    "service_voucher": "customer.products_registered > 0",
+    "upgrade_incentive": (
+        "has(customer.product_age_years) && customer.product_age_years >= 4.0 && "
+        'customer.tier != "basic"'
+    ),
+}
 
 
 def _offer(row: pd.Series) -> dict:
-    return {
+    face = float(row["value"])
+    offer = {
         "offer_id": row["offer_id"],
         "type": row["offer_type"],
         "points_cost": int(row["points_cost"]),
-        "value": float(row["value"]),
+        "value_to_program": round(face * _PROGRAM_VALUE_MULTIPLE.get(row["offer_type"], 5.0), 2),
+        "face_value": face,
         "valid_days": int(row["valid_days"]),
         "cap_per_customer_per_period": int(row["cap_per_customer_per_period"]),
         "channel": row["channel"],
     }
+    if row["offer_type"] in _SUITABILITY:
+        offer["suitability"] = _SUITABILITY[row["offer_type"]]
+    return offer
 
 
 def policy_for(world: World, contract: pd.Series) -> dict:
@@ -44,6 +64,9 @@ def policy_for(world: World, contract: pd.Series) -> dict:
             "points_per_period": int(contract["budget_points_per_period"]),
             "cost_per_point": float(contract["cost_per_point"]),
             "currency": contract["currency"],
+            "money_per_period": round(
+                int(contract["budget_points_per_period"]) * float(contract["cost_per_point"]), 2
+            ),
         },
         "offers": [_offer(r) for _, r in offers.iterrows()],
         "eligibility": "customer.tenure_days >= 30",
@@ -54,6 +77,7 @@ def policy_for(world: World, contract: pd.Series) -> dict:
         "consent": {"require_marketing_consent": True, "data_sharing_partners": sharing},
         "risk_routing": {"approve_below": 0.3, "review_below": 0.7},
         "over_limit": "reject",
+        "arbitration": {"churn_weight": 0.5},
         "blackouts": [
             {"from": f"{y}-12-24", "to": f"{y}-12-27", "reason": "holidays"}
             for y in range(year, year + 1 + world.cfg.months // 12)

@@ -48,3 +48,37 @@ def sim_truth(sim_dir: Path):
     from simulator.truth import Truth
 
     return Truth.load(sim_dir)
+
+
+TRAIN_AS_OF = ["2024-09-01", "2024-12-01", "2025-03-01", "2025-06-01", "2025-09-01"]
+
+
+@pytest.fixture(scope="session")
+def train_dataset(sim_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five quarterly snapshots of the session ecosystem: train, validate, hold out."""
+    from typer.testing import CliRunner
+
+    from loyalty.cli import app
+
+    out = tmp_path_factory.mktemp("train-ds") / "ds"
+    args = ["dataset", "build", "--events", str(sim_dir), "--horizon", "90d", "--out", str(out)]
+    for t in TRAIN_AS_OF:
+        args += ["--as-of", t]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_home(train_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home whose registry holds all three kinds, trained once per test session."""
+    from typer.testing import CliRunner
+
+    from loyalty.cli import app
+
+    home = tmp_path_factory.mktemp("home")
+    result = CliRunner().invoke(
+        app, ["train", "all", "--dataset", str(train_dataset)], env={"LOYALTY_HOME": str(home)}
+    )
+    assert result.exit_code == 0, result.output
+    return home

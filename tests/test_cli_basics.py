@@ -48,3 +48,6 @@ def test_demo_builds_then_reuses_the_ecosystem(
     for kind in ("churn", "propensity", "risk"):
         assert (tmp_path / "home" / "demo" / "datasets" / kind / "feature_contract.json").exists()
     assert (tmp_path / "home" / "online_features.db").exists()
+    assert "training churn, propensity, risk" in first.output
+    assert "loyalty-churn v1" in first.output and "loyalty-propensity v1" in first.output
+    assert "reusing registered models: loyalty-churn v1, loyalty-propensity v1" in second.output

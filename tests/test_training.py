@@ -247,7 +247,7 @@ def test_hyperparameter_search_respects_its_time_budget(
     config.tune.max_trials = 50
     prepared = prepare(train_dataset, "risk", config)
     start = time.perf_counter()
-    package, params, trials = fit(prepared, "risk", config, print)
+    _, params, trials = fit(prepared, "risk", config, print)
     assert time.perf_counter() - start < 30
     assert len(trials) >= 1 and trials[0]["number"] == 0
     assert params["num_leaves"] == max(trials, key=lambda t: t["value"])["num_leaves"]

@@ -2,8 +2,9 @@
 
 At this stage the loop is: simulate a small ecosystem into the data home (reused when the same
 configuration already exists there), validate its event log against the canonical schema, build
-the point-in-time training sets for the three model kinds, materialise the latest features into
-the online store, and print a summary read back from the files.
+the point-in-time training sets for the three model kinds, train and register the three models
+as challengers (reused when the registry already holds models trained on these sets), materialise
+the latest features into the online store, and print a summary read back from the files.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from loyalty.commands._common import console, handle_errors
 
 DEMO_CUSTOMERS = 20_000
 DEMO_SCENARIOS = ("product_launch",)
-DEMO_SNAPSHOTS = ("2025-03-01", "2025-06-01", "2025-09-01")
+# quarterly, so the holdout's season (September) was seen a year earlier in training
+DEMO_SNAPSHOTS = ("2024-09-01", "2024-12-01", "2025-03-01", "2025-06-01", "2025-09-01")
+STEPS = 5
 
 
 def demo(
@@ -39,16 +42,17 @@ def demo(
     manifest = _existing(out, cfg)
     reused = manifest is not None and not fresh
     if reused:
-        console.print(f"[bold]1/4[/] reusing the ecosystem in {out} (same configuration)")
+        console.print(f"[bold]1/{STEPS}[/] reusing the ecosystem in {out} (same configuration)")
     else:
-        console.print(f"[bold]1/4[/] simulating {customers:,} customers into {out}")
+        console.print(f"[bold]1/{STEPS}[/] simulating {customers:,} customers into {out}")
         out.parent.mkdir(parents=True, exist_ok=True)
         manifest = run_with_progress(cfg, out, force=True)
-    console.print("[bold]2/4[/] validating the event log against the canonical schema")
+    console.print(f"[bold]2/{STEPS}[/] validating the event log against the canonical schema")
     _validate(out)
     datasets = settings.demo_dir / "datasets"
     _datasets(out, datasets, reuse=reused)
-    console.print("[bold]4/4[/] materialising the latest features into the online store")
+    _train(datasets, settings)
+    console.print(f"[bold]5/{STEPS}[/] materialising the latest features into the online store")
     from loyalty.commands.features import materialize_features
 
     materialize_features(out, None, None)
@@ -60,15 +64,40 @@ def demo(
 
 def _datasets(events: Path, datasets: Path, reuse: bool) -> None:
     """Churn, propensity and risk training sets at the demo snapshots (kept on a rerun)."""
-    if reuse and (datasets / "summary.json").exists():
-        console.print(f"[bold]3/4[/] reusing the training sets in {datasets}")
+    if reuse and _built_at(datasets) == list(DEMO_SNAPSHOTS):
+        console.print(f"[bold]3/{STEPS}[/] reusing the training sets in {datasets}")
         return
     from loyalty.commands._dataset_run import run_build
 
     console.print(
-        f"[bold]3/4[/] building training sets at {', '.join(DEMO_SNAPSHOTS)} (horizon 90d)"
+        f"[bold]3/{STEPS}[/] building training sets at {', '.join(DEMO_SNAPSHOTS)} (horizon 90d)"
     )
     run_build(events, list(DEMO_SNAPSHOTS), datasets, "90d", "14d", "365d", None, True, console)
+
+
+def _built_at(datasets: Path) -> list[str] | None:
+    """The snapshot dates an existing dataset folder was built at (None: no usable folder)."""
+    path = datasets / "summary.json"
+    if not path.exists():
+        return None
+    spec = json.loads(path.read_text()).get("spec") or {}
+    return [t[:10] for t in spec.get("as_of", [])] or None
+
+
+def _train(datasets: Path, settings) -> None:
+    """Train the three kinds unless the registry already holds challengers built from these
+    exact training sets (same feature contracts, same dataset folder)."""
+    from loyalty.commands._train_run import existing_challengers, run_training
+
+    found = existing_challengers(datasets, settings)
+    missing = [k for k in ("churn", "propensity", "risk") if k not in found]
+    if found:
+        console.print(f"[bold]4/{STEPS}[/] reusing registered models: {', '.join(found.values())}")
+    if missing:
+        console.print(
+            f"[bold]4/{STEPS}[/] training {', '.join(missing)}; registering as challenger"
+        )
+        run_training(datasets, missing, None, False, None, console, keep_going=True)
 
 
 def _existing(out: Path, cfg) -> dict | None:

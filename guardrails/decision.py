@@ -1,0 +1,142 @@
+"""The plain data in and out of a decision: request, contact state, scores, budget left, and the
+decision with its reasons. No I/O; serving, the promotion gate's replay and the simulator build
+these from their own sources.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Route = Literal["approve", "review", "reject"]
+
+
+def utc(when: dt.datetime) -> dt.datetime:
+    """An aware UTC time; a naive one is taken to be UTC already."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """When and where the orchestrator asks; partner_id None means the contract's own partner."""
+
+    time: dt.datetime
+    channel: str | None = None
+    partner_id: str | None = None
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What the customer allows: marketing at all, and which partners may use their data."""
+
+    marketing: bool = False
+    data_partners: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_features(cls, features: Mapping[str, Any], sharing: Iterable[str]) -> Consent:
+        """From the consent features: the customer's own partner may use their data unless data
+        sharing was withdrawn; the partners in ``sharing`` only with data-sharing consent."""
+        marketing = _flag(features.get("consent_marketing")) == 1
+        shared = _flag(features.get("consent_data_sharing"))
+        home = features.get("partner_id")
+        partners = set(sharing) if shared == 1 else set()
+        if home is not None and shared != 0:
+            partners.add(str(home))
+        return cls(marketing=marketing, data_partners=frozenset(partners))
+
+
+def _flag(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+@dataclass(frozen=True, slots=True)
+class ContactState:
+    """The customer's recent history under the contract, as the online state knows it."""
+
+    contacts: Mapping[str, Sequence[dt.datetime]] = field(default_factory=dict)
+    declines: Sequence[dt.datetime] = ()
+    grants: Mapping[str, int] = field(default_factory=dict)
+    consent: Consent = field(default_factory=Consent)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Model outputs: probabilities (None when a model is unavailable) and top factors per model
+    as (feature, contribution) pairs, e.g. ``{"churn": [("days_since_last_purchase", 0.12)]}``."""
+
+    churn: float | None
+    risk: float | None
+    propensity: Mapping[str, float] = field(default_factory=dict)
+    factors: Mapping[str, Sequence[tuple[str, float]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Remaining:
+    """Points left this period per ledger scope (None: not known, not checked here)."""
+
+    contract: int | None = None
+    customer: int | None = None
+    offers: Mapping[str, int] = field(default_factory=dict)
+
+    def for_offer(self, offer_id: str) -> int | None:
+        known = [
+            v for v in (self.contract, self.customer, self.offers.get(offer_id)) if v is not None
+        ]
+        return min(known) if known else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why: a stable code, the policy clause (YAML path), the version and a plain sentence."""
+
+    code: str
+    clause: str
+    text: str
+    policy_version: str
+    offer_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One catalogue offer as arbitration saw it: its value, or the rule that excluded it."""
+
+    offer_id: str
+    points: int
+    expected_value: float | None
+    excluded_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The action for one request: an offer (or none), its points, the route, and why."""
+
+    contract_id: str
+    policy_version: str
+    period: str
+    route: Route
+    offer_id: str | None
+    points: int
+    cost: float
+    expected_value: float | None
+    reasons: tuple[Reason, ...]
+    candidates: tuple[Candidate, ...] = ()
+
+    @property
+    def granted(self) -> bool:
+        """True when an offer goes ahead (approved now or after review)."""
+        return self.offer_id is not None
+
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: what the decision record and the audit trail store."""
+        return asdict(self)

@@ -1,0 +1,55 @@
+"""Open the ledger, the review queue and the audit trail on one database, with their keys.
+
+The decision service, the command line and the tests wire the three the same way; keys are
+passed in (they never come from, nor go to, the database).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from guardrails.ledger import ledger_for, open_database
+
+if TYPE_CHECKING:
+    from guardrails.audit import AuditTrail, Pseudonymizer
+    from guardrails.ledger.sql_ledger import SqlLedger
+    from guardrails.review import ReviewQueue
+
+
+@dataclass
+class Stores:
+    """The three guardrail stores sharing one connection."""
+
+    ledger: SqlLedger
+    audit: AuditTrail
+    reviews: ReviewQueue
+    pseudonymizer: Pseudonymizer | None
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_stores(
+    url: str,
+    *,
+    audit_key: bytes | None,
+    pseudonym_key: bytes | None,
+    clock: Callable[[], float] = time.time,
+) -> Stores:
+    """Connect (schema migrated) and wire the ledger, audit trail and review queue."""
+    from guardrails.audit import AuditTrail, Pseudonymizer
+    from guardrails.review import ReviewQueue
+
+    ledger = ledger_for(open_database(url), clock)
+    pseudo = Pseudonymizer(pseudonym_key) if pseudonym_key else None
+    audit = AuditTrail(ledger.db, audit_key, pseudo)
+    return Stores(ledger, audit, ReviewQueue(ledger, audit, clock), pseudo)  # type: ignore[arg-type]

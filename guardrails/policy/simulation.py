@@ -1,0 +1,192 @@
+"""Run a policy over a customer feature table and scores, with no ledger: who gets what, the
+budget burn per period, and how often each rule binds.
+
+Budgets, caps and contact limits are tracked in memory in time order, as the ledger and the online
+state would track them, so a simulation shows when a period's budget runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features.errors import InputError
+from guardrails.arbitration import decide
+from guardrails.decision import Consent, ContactState, Decision, Remaining, Request, Scores
+from guardrails.periods import period_key
+from guardrails.policy.compiled import CompiledPolicy
+
+CONSENT_COLUMNS = ("consent_marketing", "consent_data_sharing", "partner_id")
+NOT_BINDING = {"chosen", "consent_basis", "model_factors"}
+
+
+@dataclass
+class _Books:
+    """In-memory stand-in for the ledger and the contact history during a simulation."""
+
+    spent: Counter = field(default_factory=Counter)  # period -> points
+    customer: Counter = field(default_factory=Counter)  # (customer, period) -> points
+    offer: Counter = field(default_factory=Counter)  # (offer, period) -> points
+    grants: dict = field(default_factory=lambda: defaultdict(Counter))  # (cust, period) -> offer
+    contacts: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+
+    def remaining(self, cp: CompiledPolicy, customer: str, period: str) -> Remaining:
+        limits = cp.policy.limits()
+        per_customer = limits["customer_per_period"]
+        offers = {
+            oid: limit - self.offer[(oid, period)]
+            for oid, limit in limits["offer_per_period"].items()
+            if limit is not None
+        }
+        return Remaining(
+            contract=limits["contract_per_period"] - self.spent[period],
+            customer=None
+            if per_customer is None
+            else per_customer - self.customer[(customer, period)],
+            offers=offers,
+        )
+
+    def record(self, cp: CompiledPolicy, customer: str, when: dt.datetime, d: Decision) -> None:
+        self.spent[d.period] += d.points
+        self.customer[(customer, d.period)] += d.points
+        self.offer[(d.offer_id, d.period)] += d.points
+        self.grants[(customer, d.period)][d.offer_id] += 1
+        channel = str(cp.policy.offer(d.offer_id).channel)
+        self.contacts[customer][channel].append(when)
+
+
+def scores_from_columns(frame: pd.DataFrame, offer_ids: list[str]) -> list[Scores]:
+    """Scores per row from columns: churn, risk, and propensity (every offer) or
+    propensity:<offer_id> (one offer; overrides the shared column)."""
+    missing = [c for c in ("churn", "risk") if c not in frame.columns]
+    per_offer = {o: f"propensity:{o}" for o in offer_ids if f"propensity:{o}" in frame.columns}
+    if missing or ("propensity" not in frame.columns and not per_offer):
+        need = missing + ([] if per_offer or "propensity" in frame.columns else ["propensity"])
+        raise InputError(
+            f"scores need the columns {', '.join(need)} (propensity, or propensity:<offer_id> "
+            "per offer); give them in the feature table or with --scores"
+        )
+    churn = _floats(frame["churn"])
+    risk = _floats(frame["risk"])
+    shared = _floats(frame["propensity"]) if "propensity" in frame.columns else None
+    columns = {o: _floats(frame[c]) for o, c in per_offer.items()}
+    out = []
+    for i in range(len(frame)):
+        prop = dict.fromkeys(offer_ids, shared[i]) if shared is not None else {}
+        prop.update({o: col[i] for o, col in columns.items()})
+        out.append(Scores(churn[i], risk[i], {o: p for o, p in prop.items() if p is not None}))
+    return out
+
+
+def _floats(column: pd.Series) -> list[float | None]:
+    values = pd.to_numeric(column, errors="coerce")
+    return [None if pd.isna(v) else float(v) for v in values]
+
+
+def row_times(frame: pd.DataFrame, at: dt.datetime | None) -> list[dt.datetime]:
+    """The request time of each row: ``at`` for all, else the row's ``as_of``."""
+    if at is not None:
+        return [at] * len(frame)
+    if "as_of" not in frame.columns:
+        raise InputError("the feature table has no as_of column: give the decision time with --at")
+    stamps = pd.to_datetime(frame["as_of"], utc=True)
+    return [t.to_pydatetime() for t in stamps]
+
+
+def simulate(
+    cp: CompiledPolicy,
+    frame: pd.DataFrame,
+    scores: list[Scores],
+    times: list[dt.datetime],
+    channel: str | None = None,
+    partner: str | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Decide for every row in time order; returns one row per decision and the summary."""
+    if "customer_id" not in frame.columns:
+        raise InputError("the feature table needs a customer_id column")
+    columns = [c for c in (*cp.features, *CONSENT_COLUMNS) if c in frame.columns]
+    records = frame[columns].to_dict("records")
+    customers = frame["customer_id"].astype(str).tolist()
+    order = sorted(range(len(frame)), key=lambda i: (times[i], customers[i]))
+    books = _Books()
+    rows = []
+    for i in order:
+        decision = _decide_row(
+            cp, books, records[i], customers[i], times[i], scores[i], channel, partner
+        )
+        rows.append(_row(customers[i], times[i], decision))
+    decisions = pd.DataFrame(rows)
+    return decisions, summarize(cp, decisions, books)
+
+
+def _decide_row(cp, books: _Books, features, customer, when, scores, channel, partner) -> Decision:
+    key = period_key(when, cp.policy.budget.period)
+    state = ContactState(
+        contacts=books.contacts.get(customer, {}),
+        grants=books.grants.get((customer, key), {}),
+        consent=Consent.from_features(features, cp.policy.data_partners),
+    )
+    request = Request(time=when, channel=channel, partner_id=partner)
+    decision = decide(cp, features, request, state, scores, books.remaining(cp, customer, key))
+    if decision.granted:
+        books.record(cp, customer, when, decision)
+    return decision
+
+
+def _row(customer: str, when: dt.datetime, d: Decision) -> dict:
+    binding = [f"{r.code}@{r.clause}" for r in d.reasons if _binds(r.code, d)]
+    return {
+        "customer_id": customer,
+        "time": when,
+        "period": d.period,
+        "offer_id": d.offer_id,
+        "points": d.points,
+        "cost": d.cost,
+        "expected_value": d.expected_value,
+        "route": d.route,
+        "binding": ";".join(binding),
+        "policy_version": d.policy_version,
+    }
+
+
+def _binds(code: str, d: Decision) -> bool:
+    if code == "risk_route":
+        return d.route != "approve"
+    return code not in NOT_BINDING
+
+
+def summarize(cp: CompiledPolicy, decisions: pd.DataFrame, books: _Books) -> dict:
+    """Who gets what, budget burn per period and how often each rule binds."""
+    budget = cp.policy.budget
+    granted = decisions[decisions["offer_id"].notna()] if len(decisions) else decisions
+    by_offer = {
+        str(oid): {"grants": len(g), "points": int(g["points"].sum())}
+        for oid, g in (granted.groupby("offer_id") if len(granted) else [])
+    }
+    burn = [
+        {
+            "period": period,
+            "points": int(points),
+            "money": round(points * budget.cost_per_point, 2),
+            "budget_points": budget.points_per_period,
+            "share": round(points / budget.points_per_period, 4),
+        }
+        for period, points in sorted(books.spent.items())
+    ]
+    binds: Counter = Counter()
+    for cell in decisions.get("binding", []):
+        binds.update(p for p in cell.split(";") if p)
+    return {
+        "contract_id": cp.contract_id,
+        "policy_version": cp.version,
+        "decisions": len(decisions),
+        "offers": len(granted),
+        "no_offer": int(len(decisions) - len(granted)),
+        "routes": {str(k): int(v) for k, v in Counter(decisions.get("route", [])).items()},
+        "by_offer": by_offer,
+        "budget_burn": burn,
+        "rule_binds": dict(sorted(binds.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }

@@ -1,0 +1,226 @@
+"""``loyalty policy ...``: validate, store, activate, roll back, compare and simulate policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loyalty.commands._common import console, err_console, handle_errors
+
+app = typer.Typer(
+    help="Contract policies: validate, apply, roll back, diff, simulate.", no_args_is_help=True
+)
+
+ContractOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--contract",
+        help="Feature contract (feature_contract.json, or the folder holding it) to check "
+        "feature references against; default: the product's customer feature set.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _store():
+    from guardrails.policy.store import PolicyStore
+    from loyalty.settings import load_settings
+
+    return PolicyStore(load_settings().policy_store_path)
+
+
+@app.command("validate")
+@handle_errors
+def validate(
+    file: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    contract: ContractOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check a policy file: schema, dates, thresholds, budgets, CEL and feature references.
+
+    Exit 0 when valid, 1 when invalid (each problem names the file, YAML path and value),
+    2 when FILE or the feature contract cannot be read.
+    """
+    from guardrails.policy.validate import validate_file
+
+    result = validate_file(file, contract)
+    if as_json:
+        body = {
+            "file": str(file),
+            "valid": result.ok,
+            "version": result.compiled.version if result.compiled else None,
+            "issues": [i.to_dict() for i in result.issues],
+        }
+        typer.echo(json.dumps(body, indent=2))
+    elif result.ok and result.compiled is not None:
+        compiled = result.compiled
+        console.print(
+            f"valid: {file} (contract {compiled.contract_id}, {len(compiled.offers)} offers, "
+            f"version {compiled.version})",
+            style="bold green",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"invalid: {file}: {len(result.issues)} problem(s)", style="bold red")
+        for issue in result.issues:
+            console.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+    if not result.ok:
+        raise typer.Exit(code=1)
+
+
+@app.command("apply")
+@handle_errors
+def apply(
+    file: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    contract: ContractOption = None,
+) -> None:
+    """Validate FILE, store it as an immutable version and make it the contract's active one.
+
+    Applying the same content again changes nothing. Exit 2 when FILE is invalid (nothing stored).
+    """
+    from guardrails.policy.validate import validate_file
+
+    result = validate_file(file, contract)
+    compiled = result.raise_for_issues()
+    done = _store().apply(compiled.policy, result.text, str(file))
+    if not done.changed:
+        console.print(f"{done.contract_id}: version {done.version} is already active")
+        return
+    was = f" (was {done.previous})" if done.previous else ""
+    console.print(f"{done.contract_id}: version {done.version} stored and active{was}")
+
+
+@app.command("rollback")
+@handle_errors
+def rollback(
+    contract_id: Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract id.")],
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="Version (hash or unique prefix); default: the one before."),
+    ] = None,
+) -> None:
+    """Activate an earlier stored version of a contract's policy."""
+    done = _store().rollback(contract_id, to)
+    if not done.changed:
+        console.print(f"{contract_id}: version {done.version} is already active")
+        return
+    console.print(f"{contract_id}: rolled back to {done.version} (was {done.previous})")
+
+
+@app.command("list")
+@handle_errors
+def list_versions(
+    contract_id: Annotated[
+        str | None, typer.Option("--contract-id", help="Only this contract.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show stored versions per contract, oldest first; * marks the active one."""
+    rows = _store().versions(contract_id)
+    if as_json:
+        body = [
+            {
+                "contract_id": v.contract_id,
+                "version": v.version,
+                "active": active,
+                "stored_at": v.stored_at,
+                "source": v.source_name,
+            }
+            for v, active in rows
+        ]
+        typer.echo(json.dumps(body, indent=2))
+        return
+    if not rows:
+        console.print("no policies stored yet: `loyalty policy apply FILE` stores one")
+        return
+    for v, active in rows:
+        mark = "*" if active else " "
+        line = f"{mark} {v.contract_id:<12} {v.version}  {v.stored_at}  {v.source_name}"
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("diff")
+@handle_errors
+def diff(
+    a: Annotated[str, typer.Argument(help="Policy file, or a stored version (hash or prefix).")],
+    b: Annotated[str, typer.Argument(help="Policy file, or a stored version (hash or prefix).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show what changed from A to B, path by path (offers matched by offer_id)."""
+    from guardrails.policy.diff import diff_documents
+
+    changes = diff_documents(_document(a), _document(b))
+    if as_json:
+        typer.echo(json.dumps([c.to_dict() for c in changes], indent=2, default=str))
+    elif not changes:
+        console.print("no changes")
+    for change in [] if as_json else changes:
+        console.print(str(change), markup=False, highlight=False, soft_wrap=True)
+
+
+def _document(ref: str) -> dict:
+    from guardrails.policy.loading import load_policy
+
+    if Path(ref).is_file():
+        return load_policy(Path(ref)).document()
+    return _store().get(ref).document
+
+
+FeaturesOption = Annotated[
+    Path,
+    typer.Option(
+        "--features",
+        help="Customer feature table (Parquet file or folder, or CSV): customer_id, the "
+        "features, and as_of unless --at is given.",
+    ),
+]
+ScoresOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--scores",
+        help="Scores table keyed by customer_id (and as_of): churn, risk, propensity or "
+        "propensity:<offer_id>. Default: those columns in the feature table.",
+    ),
+]
+AtOption = Annotated[str | None, typer.Option("--at", help="Decision time for every row (DATE).")]
+ChannelOption = Annotated[str | None, typer.Option("--channel", help="Request channel.")]
+PartnerOption = Annotated[
+    str | None, typer.Option("--partner", help="Requesting partner (default: the contract's).")
+]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="Folder for decisions.parquet and summary.json.")
+]
+
+
+@app.command("simulate")
+@handle_errors
+def simulate(
+    policy: Annotated[
+        str, typer.Argument(help="Policy file, or a contract id whose active version to use.")
+    ],
+    features: FeaturesOption,
+    scores: ScoresOption = None,
+    at: AtOption = None,
+    channel: ChannelOption = None,
+    partner: PartnerOption = None,
+    contract: ContractOption = None,
+    out: OutOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a policy over customers and scores without touching any ledger: who gets what,
+    budget burn per period, and how often each rule binds."""
+    from loyalty.commands._policy_sim import run_simulation, summary_lines
+
+    summary = run_simulation(policy, features, scores, at, channel, partner, contract, out)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    for line in summary_lines(summary):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        err_console.print(f"decisions and summary written to {out}")

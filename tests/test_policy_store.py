@@ -1,0 +1,176 @@
+"""The policy store and its commands: immutable versions, one active each, rollback, diff."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+from test_policy_helpers import BASE, doc
+from typer.testing import CliRunner
+
+from features.errors import InputError
+from guardrails.policy import Policy, content_hash
+from guardrails.policy.diff import diff_documents
+from guardrails.policy.store import PolicyStore, compile_active
+from loyalty.cli import app
+
+runner = CliRunner()
+
+
+def _policy(**changes) -> Policy:
+    return Policy.model_validate(doc(**changes))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> PolicyStore:
+    return PolicyStore(tmp_path / "policies.db")
+
+
+def test_reading_an_empty_store_creates_nothing(store: PolicyStore) -> None:
+    assert store.active("C-1") is None and store.active_all() == {} and store.versions() == []
+    assert not store.path.exists()
+
+
+def test_apply_stores_once_and_activates(store: PolicyStore) -> None:
+    v1, v2 = _policy(), _policy(**{"budget.points_per_period": 20_000})
+    first = store.apply(v1, "text one", "one.yaml")
+    assert (first.version, first.previous, first.changed) == (content_hash(v1), None, True)
+    again = store.apply(v1, "text with other comments", "again.yaml")
+    assert again.changed is False
+    second = store.apply(v2, "text two", "two.yaml")
+    assert second.previous == content_hash(v1)
+    active = store.active("C-1")
+    assert active is not None and active.version == content_hash(v2)
+    assert active.policy == v2 and active.source_text == "text two"
+    assert [(v.version, a) for v, a in store.versions()] == [
+        (content_hash(v1), False),
+        (content_hash(v2), True),
+    ]
+    assert store.get(content_hash(v1)).source_text == "text one"  # first text kept
+
+
+def test_rollback_walks_back_through_versions_and_to_a_named_one(store: PolicyStore) -> None:
+    versions = [_policy(**{"budget.points_per_period": n}) for n in (10_000, 20_000, 30_000)]
+    for p in versions:
+        store.apply(p, "", "f.yaml")
+    h = [content_hash(p) for p in versions]
+    assert store.rollback("C-1").version == h[1]
+    assert store.rollback("C-1").version == h[0]
+    with pytest.raises(InputError, match="no version older than the active"):
+        store.rollback("C-1")
+    assert store.rollback("C-1", to=h[2][:6]).version == h[2]
+    history = store.history("C-1")
+    assert [(a.action, a.version) for a in history] == [
+        ("apply", h[0]),
+        ("apply", h[1]),
+        ("apply", h[2]),
+        ("rollback", h[1]),
+        ("rollback", h[0]),
+        ("rollback", h[2]),
+    ]
+
+
+def test_rollback_errors(store: PolicyStore) -> None:
+    with pytest.raises(InputError, match="no active policy"):
+        store.rollback("C-1")
+    store.apply(_policy(), "", "f")
+    other = _policy(contract_id="C-2")
+    store.apply(other, "", "g")
+    with pytest.raises(InputError, match="belongs to C-2, not C-1"):
+        store.rollback("C-1", to=content_hash(other))
+    with pytest.raises(InputError, match="too short"):
+        store.get("ab")
+    with pytest.raises(InputError, match="no stored policy version matches"):
+        store.get("ffffffff")
+    assert set(store.active_all()) == {"C-1", "C-2"}
+    compiled = compile_active(store)
+    assert {c: p.version for c, p in compiled.items()} == {
+        "C-1": content_hash(_policy()),
+        "C-2": content_hash(other),
+    }
+
+
+def test_versions_and_history_are_append_only(store: PolicyStore) -> None:
+    store.apply(_policy(), "", "f")
+    with sqlite3.connect(store.path) as db:
+        for sql in (
+            "UPDATE policy_versions SET document = '{}'",
+            "DELETE FROM policy_versions",
+            "DELETE FROM activations",
+        ):
+            with pytest.raises(sqlite3.IntegrityError):
+                db.execute(sql)
+
+
+def test_diff_matches_offers_by_id() -> None:
+    old = _policy().document()
+    new_offers = [
+        {**BASE["offers"][1], "cap_per_customer_per_period": 3},
+        {**BASE["offers"][0], "offer_id": "C"},
+    ]
+    new = _policy(offers=new_offers, **{"risk_routing.review_below": 0.8}).document()
+    changes = diff_documents(old, new)
+    assert [(c.kind, c.path, c.old, c.new) for c in changes] == [
+        ("-", "offers[A]", old["offers"][0], None),
+        ("~", "offers[B].cap_per_customer_per_period", 2, 3),
+        ("+", "offers[C]", None, new["offers"][1]),
+        ("~", "risk_routing.review_below", 0.7, 0.8),
+    ]
+    assert str(changes[1]) == "~ offers[B].cap_per_customer_per_period: 2 -> 3"
+    assert str(changes[0]).startswith("- offers[A]: {'offer_id': 'A'")
+    assert diff_documents(old, old) == []
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command", ["validate", "apply", "rollback", "list", "diff", "simulate", None]
+)
+def test_every_policy_command_has_help(command: str | None) -> None:
+    args = ["policy", command, "--help"] if command else ["policy", "--help"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def _cli(home: Path, *args: str):
+    return runner.invoke(app, ["policy", *args], env={"LOYALTY_HOME": str(home)})
+
+
+def test_cli_apply_list_rollback_diff(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    one, two = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    one.write_text(yaml.safe_dump(BASE))
+    two.write_text(yaml.safe_dump(doc(**{"budget.points_per_period": 20_000})))
+    h1 = content_hash(_policy())
+    h2 = content_hash(_policy(**{"budget.points_per_period": 20_000}))
+    assert _cli(home, "list").output.startswith("no policies stored yet")
+    result = _cli(home, "apply", str(one))
+    assert result.exit_code == 0 and f"C-1: version {h1} stored and active" in result.output
+    assert "already active" in _cli(home, "apply", str(one)).output
+    assert f"(was {h1})" in _cli(home, "apply", str(two)).output
+    listing = _cli(home, "list").output.splitlines()
+    assert listing[0].startswith(f"  C-1          {h1}") and listing[1].startswith(
+        f"* C-1          {h2}"
+    )
+    result = _cli(home, "rollback", "C-1")
+    assert result.exit_code == 0 and f"rolled back to {h1} (was {h2})" in result.output
+    result = _cli(home, "diff", h1, str(two))
+    assert result.output.strip() == "~ budget.points_per_period: 10000 -> 20000"
+    assert (home / "policies.db").exists()
+
+
+def test_cli_apply_refuses_an_invalid_policy_and_stores_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc(**{"risk_routing.approve_below": 0.9})))
+    result = _cli(home, "apply", str(bad))
+    assert result.exit_code == 2
+    assert "risk_routing.approve_below: thresholds out of order" in result.output
+    assert not (home / "policies.db").exists()
+    result = _cli(home, "rollback", "C-9")
+    assert result.exit_code == 2 and "no active policy" in result.output
+    result = _cli(home, "diff", "nope", "zzzz")
+    assert result.exit_code == 2
