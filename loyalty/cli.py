@@ -17,6 +17,7 @@ from loyalty.commands import ledger as ledger_commands
 from loyalty.commands import policy as policy_commands
 from loyalty.commands import review as review_commands
 from loyalty.commands import score_batch as score_batch_commands
+from loyalty.commands import serve as serve_commands
 from loyalty.commands import simulate as simulate_commands
 from loyalty.commands import train as train_commands
 
@@ -38,6 +39,7 @@ simulate_commands.register(app)
 demo_commands.register(app)
 train_commands.register(app)
 score_batch_commands.register(app)
+serve_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     model_name_prefix: str = Field(
         default="loyalty-", description="Registered model names are <prefix><kind>."
     )
+    tokens: SecretStr | None = Field(
+        default=None,
+        description="Service bearer tokens: 'TOKEN=scope+scope[@PARTNER];...' (scopes: "
+        "orchestrator, reviewer, operator, partner). Configuration only, never in code.",
+    )
+    tokens_file: Path | None = Field(
+        default=None, description="A file holding the service tokens in the same format."
+    )
+    model_poll_s: float = Field(
+        default=30.0, description="How often the service checks the registry for alias moves."
+    )
+    shadow: bool = Field(default=True, description="Score the challenger in shadow.")
 
     @property
     def tracking_uri(self) -> str:

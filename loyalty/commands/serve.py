@@ -1,0 +1,55 @@
+"""``loyalty serve``: the BentoML decision service over the data home's models and stores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from loyalty.commands._common import handle_errors
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+@handle_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (one model set each).")] = 1,
+) -> None:
+    """Serve /score, /explain, /decide, /events, /decisions/{id}, /reviews (bearer tokens from
+    LOYALTY_TOKENS or LOYALTY_TOKENS_FILE), with /healthz, /readyz, /metrics and /docs.json."""
+    from loyalty.errors import InputError
+    from loyalty.settings import load_settings
+
+    s = load_settings()
+    if not s.tokens and not s.tokens_file:
+        raise InputError(
+            "no service tokens configured: set LOYALTY_TOKENS='TOKEN=orchestrator;...' or "
+            "LOYALTY_TOKENS_FILE (see docs/service.md)"
+        )
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "BENTOML_DO_NOT_TRACK": "True",
+        "DO_NOT_TRACK": "true",
+        "LOYALTY_HOME": str(s.home.resolve()),
+        "BENTOML_CONFIG_OPTIONS": f"services.DecisionService.workers={workers}",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "serve",
+        "serving.service:DecisionService",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    raise typer.Exit(subprocess.call(cmd, env=env))

@@ -1,0 +1,148 @@
+"""The service's state and I/O edges, independent of the HTTP framework: models, policies, the
+online feature store, the event state and the guardrail stores, opened once per worker.
+
+``DecisionCore`` is what the BentoML class delegates to, and what tests call directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from serving.model_set import ModelSet, load_models
+
+log = logging.getLogger("loyalty.serving")
+
+
+class ServiceError(Exception):
+    """A request the service refuses, with its HTTP status and a message that says why."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.problems = status, message, problems or []
+
+
+class DecisionCore:
+    """Everything one worker holds; swapped atomically on refresh (a reference assignment)."""
+
+    def __init__(self, settings: Any = None, clock: Callable[[], float] = time.time) -> None:
+        from guardrails.policy.store import PolicyStore
+        from loyalty.commands.ledger import open_stores_from_settings
+        from loyalty.settings import load_settings
+        from serving.metrics import Metrics
+        from serving.state import FILE_NAME, OnlineState
+
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        self.settings = settings or load_settings()
+        self.clock = clock
+        s = self.settings
+        self.models: ModelSet = self._load_models()
+        self.policy_store = PolicyStore(s.policy_store_path)
+        self.policies = self._compile_policies()
+        self.feature_path = Path(s.home) / "online_features.db"
+        self.features = self._open_features()
+        self.state = OnlineState(Path(s.home) / FILE_NAME, clock)
+        self.stores = open_stores_from_settings(write=True)
+        self.metrics = Metrics()
+        self.metrics.models(self.models)
+        self._refresh_lock = threading.Lock()
+
+    # -- loading and refreshing -------------------------------------------------------------
+    def _load_models(self) -> ModelSet:
+        s = self.settings
+        names = {k: s.model_name(k) for k in ("churn", "propensity", "risk")}
+        return load_models(s.tracking_uri, names, s.model_cache_dir, shadow=s.shadow)
+
+    def _compile_policies(self):
+        from guardrails.policy.store import compile_active
+
+        return compile_active(self.policy_store)
+
+    def _open_features(self):
+        from serving.feature_store import FeatureStore
+
+        try:
+            store = FeatureStore(self.feature_path)
+        except FileNotFoundError as exc:
+            log.warning("%s", exc)
+            return None
+        store.mtime = self.feature_path.stat().st_mtime  # type: ignore[attr-defined]
+        return store
+
+    def refresh(self) -> bool:
+        """Pick up alias moves, policy activations and a new feature snapshot; True on a change."""
+        if not self._refresh_lock.acquire(blocking=False):
+            return False
+        try:
+            changed = False
+            as_of = self.features.as_of.timestamp() if self.features else None
+            self.metrics.freshness(self.clock(), as_of, self.state.freshness())
+            try:
+                fresh = self._load_models()
+            except Exception as exc:  # keep serving what we have
+                log.warning("model refresh failed, keeping the current models: %s", exc)
+                fresh = self.models
+            if fresh.key() != self.models.key() or fresh.source != self.models.source:
+                log.info("models now %s (shadow %s)", fresh.versions(), fresh.shadow_versions())
+                self.models, changed = fresh, True
+                self.metrics.models(fresh)
+            policies = self._compile_policies()
+            if {k: p.version for k, p in policies.items()} != {
+                k: p.version for k, p in self.policies.items()
+            }:
+                self.policies, changed = policies, True
+            mtime = self.feature_path.stat().st_mtime if self.feature_path.exists() else None
+            if mtime != getattr(self.features, "mtime", None):
+                self.features, changed = self._open_features(), True
+            return changed
+        finally:
+            self._refresh_lock.release()
+
+    # -- readiness ----------------------------------------------------------------------------
+    def readiness(self) -> tuple[bool, dict]:
+        """Ready when models are loaded and the ledger answers; says where models came from."""
+        checks: dict[str, Any] = {
+            "models": self.models.versions(),
+            "shadow": self.models.shadow_versions(),
+            "models_source": self.models.source,
+            "model_problems": list(self.models.problems),
+            "policies": {k: p.version for k, p in self.policies.items()},
+            "feature_snapshot": self.features.as_of.isoformat() if self.features else None,
+        }
+        try:
+            self.stores.ledger.db.run(lambda tx: tx.one("SELECT 1"), write=False)
+            checks["ledger"] = "ok"
+        except Exception as exc:
+            checks["ledger"] = f"unreachable: {exc}"
+        ok = len(checks["models"]) == 3 and checks["ledger"] == "ok"
+        return ok, checks
+
+    # -- features -----------------------------------------------------------------------------
+    def customer_features(self, ids: list[str], overrides: list[dict | None]):
+        """Typed feature rows for the customers, stored values overridden by sent ones."""
+        from serving.decide import check_overrides, customer_frame
+
+        if self.features is None:
+            raise ServiceError(503, "no online feature store: run `loyalty features materialize`")
+        problems = []
+        for i, extra in enumerate(overrides):
+            for p in check_overrides(extra or {}, self.features.contract.features):
+                problems.append(f"customers[{i}].{p}" if len(ids) > 1 else p)
+        if problems:
+            raise ServiceError(422, "features break the feature contract", problems)
+        stored = self.features.read(ids)
+        known = set(stored["customer_key"])
+        names = self.features.contract.names
+        for cid, extra in zip(ids, overrides, strict=True):
+            if cid not in known and not set(names) <= set(extra or {}):
+                raise ServiceError(404, f"unknown customer {cid!r}: no materialized features")
+        return customer_frame(stored, ids, overrides)
+
+    def close(self) -> None:
+        self.stores.close()
+        self.state.close()

@@ -1,0 +1,220 @@
+"""What each endpoint does, over a DecisionCore: validate -> features -> score -> guardrails ->
+ledger -> audit -> respond. Rules live in guardrails/; this is composition and I/O only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+
+from serving.core import DecisionCore, ServiceError
+from serving.decide import factors, predict, scores_for
+from serving.records import audit_decision, build_response
+from serving.schemas import DecideRequest, ScoreRequest
+
+REVIEW_TTL_S = 86_400.0
+HOLD_TTL_S = 900.0
+
+
+def digest(payload: dict) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decision_id_for(key: str) -> str:
+    """Deterministic: a retried key finds its decision without any extra index."""
+    return "d-" + hashlib.sha256(f"decision:{key}".encode()).hexdigest()[:24]
+
+
+def score(core: DecisionCore, req: ScoreRequest) -> dict:
+    """Champion scores for a batch of customers (reason codes only when asked)."""
+    offers = []
+    if req.contract_id is not None:
+        cp = core.policies.get(req.contract_id)
+        if cp is None:
+            raise ServiceError(404, f"unknown contract {req.contract_id!r}")
+        offers = [co.offer for co in cp.offers]
+    ids = [c.customer_id for c in req.customers]
+    frame = core.customer_features(ids, [c.features for c in req.customers])
+    models = core.models
+    scored = predict(models, frame, offers)
+    fx = factors(models, frame) if req.explain else {}
+    results = []
+    for i, cid in enumerate(ids):
+        s = scores_for(i, scored, offers, {})
+        reasons = None
+        if req.explain:
+            reasons = {
+                k: [
+                    {"feature": f, "value": v, "contribution": c, "text": t}
+                    for f, v, c, t in rows[i]
+                ]
+                for k, rows in fx.items()
+            }
+        results.append(
+            {
+                "customer_id": cid,
+                "churn": s.churn,
+                "risk": s.risk,
+                "propensity": dict(s.propensity),
+                "reasons": reasons,
+            }
+        )
+    snapshot = core.features.as_of.isoformat() if core.features else None
+    return {
+        "results": results,
+        "model_versions": models.versions(),
+        "feature_snapshot": snapshot,
+        "shadow": models.shadow_versions(),
+    }
+
+
+def prior_decision(core: DecisionCore, decision_id: str) -> dict | None:
+    """The stored decision record (its audit body), or None."""
+    for row in core.stores.audit.for_decision(decision_id):
+        if row.event == "decision":
+            return json.loads(row.body)
+    return None
+
+
+def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) -> dict:
+    started = time.perf_counter()
+    cp = core.policies.get(req.contract_id)
+    if cp is None:
+        raise ServiceError(404, f"unknown contract {req.contract_id!r}: no active policy")
+    payload_digest = digest(req.model_dump(mode="json"))
+    decision_id = decision_id_for(req.idempotency_key)
+    prior = prior_decision(core, decision_id)
+    if prior is not None:
+        return _replay(prior, payload_digest, req.idempotency_key)
+    now = _utc(req.time) if req.time else dt.datetime.fromtimestamp(core.clock(), dt.UTC)
+    frame = core.customer_features([req.customer_id], [req.features])
+    st = core.state.customer(req.customer_id, now)
+    for name, value in st.consent.items():  # fresh consent beats the snapshot
+        frame.loc[0, name] = value
+    models = core.models
+    offers = [co.offer for co in cp.offers]
+    scored, fx = predict(models, frame, offers), factors(models, frame)
+    scores = scores_for(0, scored, offers, fx)
+    decision, reservation, review = _guardrails(
+        core, cp, req, frame, st, scores, now, decision_id, payload_digest
+    )
+    shadow = predict(models, frame, offers, shadow=True) if models.challengers else {}
+    response = build_response(
+        core, req, cp, decision, reservation, review, scores, fx, models, now, decision_id, shadow
+    )
+    audit_decision(core, req, response, payload_digest, caller, scores, shadow)
+    reason = response["reasons"][0]["code"] if response["reasons"] else "none"
+    core.metrics.decision(
+        response["status"],
+        reason,
+        cp.contract_id,
+        response["points"] if response["reservation_id"] else 0,
+    )
+    core.metrics.latency.labels("decide").observe(time.perf_counter() - started)
+    return response
+
+
+def _replay(prior: dict, payload_digest: str, key: str) -> dict:
+    if prior.get("input_digest") != payload_digest:
+        raise ServiceError(409, f"idempotency key {key!r} was used with a different request")
+    return {**prior["details"]["response"], "replayed": True}
+
+
+def _utc(when: dt.datetime) -> dt.datetime:
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def _guardrails(core, cp, req, frame, st, scores, now, decision_id, payload_digest):
+    """Contact state and budget left -> arbitration -> atomic reservation -> review."""
+    from guardrails.decision import Consent, ContactState, Request
+    from guardrails.periods import period_key
+
+    features = frame.iloc[0].to_dict()
+    period = period_key(now, cp.policy.budget.period)
+    grants: dict[str, int] = {}
+    for offer_id, at in st.sends:
+        if period_key(at, cp.policy.budget.period) == period:
+            grants[offer_id] = grants.get(offer_id, 0) + 1
+    consent = Consent.from_features(features, cp.policy.consent.data_sharing_partners)
+    state = ContactState(st.contacts, st.declines, grants, consent)
+    pseudo = core.stores.pseudonymizer.customer(req.customer_id)
+    request = Request(now, req.channel, req.partner_id, req.event)
+    remaining = _remaining(core, cp, pseudo, period)
+    decision = cp.decide(features, request, state, scores, remaining=remaining)
+    if decision.offer_id is None or decision.route == "reject":
+        return decision, None, None
+    lines = _lines(cp, pseudo, decision.offer_id, decision.period, decision.points)
+    reservation = core.stores.ledger.reserve(
+        req.idempotency_key, decision_id, payload_digest, lines, ttl_s=HOLD_TTL_S
+    )
+    review = None
+    if reservation.ok and decision.route == "review":
+        summary = {
+            "customer": pseudo,
+            "offer_id": decision.offer_id,
+            "points": decision.points,
+            "risk": scores.risk,
+            "contract_id": cp.contract_id,
+        }
+        review = core.stores.reviews.submit(
+            decision_id,
+            reservation.id,
+            ttl_s=REVIEW_TTL_S,
+            reason=f"risk {scores.risk:.2f}",
+            summary=summary,
+        )
+    return decision, reservation, review
+
+
+def _limits(cp, offer_id: str):
+    from guardrails.ledger import ScopeLimits
+
+    b = cp.policy.budget
+    offer = next(co.offer for co in cp.offers if co.offer.offer_id == offer_id)
+    return ScopeLimits(
+        contract=b.points_per_period,
+        customer=b.customer_points_per_period,
+        offer=offer.points_per_period,
+        contract_lifetime=b.total_points,
+    )
+
+
+def _lines(cp, pseudo: str, offer_id: str, period: str, amount: int):
+    from guardrails.ledger import decision_lines
+
+    return decision_lines(
+        contract_id=cp.contract_id,
+        partner_id=cp.policy.partner_id,
+        customer_key=pseudo,
+        offer_id=offer_id,
+        period=period,
+        amount=amount,
+        limits=_limits(cp, offer_id),
+    )
+
+
+def _remaining(core, cp, pseudo: str, period: str):
+    """Points left per scope, in one ledger read (arbitration decides; the ledger enforces)."""
+    from guardrails.decision import Remaining
+
+    by_offer = {
+        co.offer.offer_id: _lines(cp, pseudo, co.offer.offer_id, period, 0) for co in cp.offers
+    }
+    ids = sorted({ln.scope.id for lines in by_offer.values() for ln in lines})
+    balances = core.stores.ledger.balances_of(ids)
+
+    def left(line) -> int | None:
+        if line.limit is None:
+            return None
+        b = balances.get(line.scope.id)
+        return line.limit - (b.reserved + b.committed if b else 0)
+
+    first = next(iter(by_offer.values()))
+    contract = min(
+        (v for v in (left(first[0]), *(left(x) for x in first[4:])) if v is not None), default=None
+    )
+    offers = {oid: v for oid, lines in by_offer.items() if (v := left(lines[3])) is not None}
+    return Remaining(contract=contract, customer=left(first[2]), offers=offers)

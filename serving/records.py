@@ -1,0 +1,111 @@
+"""The decision as answered and as recorded: the response body and its audit record."""
+
+from __future__ import annotations
+
+
+def _status(decision, reservation) -> str:
+    if decision.route == "reject":
+        return "rejected"
+    if decision.offer_id is None:
+        return "no_offer"
+    if reservation is not None and not reservation.ok:
+        return "rejected"
+    return "pending_review" if decision.route == "review" else "approved"
+
+
+def build_response(
+    core, req, cp, decision, reservation, review, scores, fx, models, now, decision_id, shadow
+) -> dict:
+    reasons = [_reason(r) for r in decision.reasons]
+    if reservation is not None and not reservation.ok:
+        text = (
+            f"The budget ledger refused the reservation: scope {reservation.rejected_scope} "
+            "has not enough points left (another decision took them first)."
+        )
+        reasons.insert(
+            0,
+            {
+                "code": "budget",
+                "clause": "budget",
+                "text": text,
+                "policy_version": cp.version,
+                "offer_id": decision.offer_id,
+            },
+        )
+    granted = reservation is not None and reservation.ok
+    return {
+        "decision_id": decision_id,
+        "idempotency_key": req.idempotency_key,
+        "contract_id": cp.contract_id,
+        "partner_id": cp.policy.partner_id,
+        "status": _status(decision, reservation),
+        "route": decision.route,
+        "offer_id": decision.offer_id if granted else None,
+        "points": decision.points if granted else 0,
+        "cost": decision.cost if granted else 0.0,
+        "expected_value": decision.expected_value,
+        "period": decision.period,
+        "reservation_id": reservation.id if granted else None,
+        "review_id": review.id if review else None,
+        "reasons": reasons,
+        "factors": {k: [t for *_, t in rows[0]] for k, rows in fx.items()},
+        "scores": {
+            "churn": scores.churn,
+            "risk": scores.risk,
+            "propensity": dict(scores.propensity),
+        },
+        "versions": {
+            "policy": cp.version,
+            "models": models.versions(),
+            "shadow_models": models.shadow_versions(),
+            "models_source": models.source,
+            "feature_contract": core.features.contract.version if core.features else None,
+            "feature_snapshot": core.features.as_of.isoformat() if core.features else None,
+        },
+        "decided_at": now.isoformat(),
+        "replayed": False,
+        "state": None,
+    }
+
+
+def _reason(r) -> dict:
+    return {
+        "code": r.code,
+        "clause": r.clause,
+        "text": r.text,
+        "policy_version": r.policy_version,
+        "offer_id": r.offer_id,
+    }
+
+
+def audit_decision(core, req, response, payload_digest, caller, scores, shadow) -> None:
+    from guardrails.audit import AuditRecord
+
+    numbers = {k: v for k, v in (("churn", scores.churn), ("risk", scores.risk)) if v is not None}
+    if response["offer_id"]:
+        numbers["propensity"] = scores.propensity[response["offer_id"]]
+    for kind in ("churn", "risk"):
+        if kind in shadow:
+            numbers[f"shadow_{kind}"] = shadow[kind][0]
+    core.stores.audit.append(
+        AuditRecord(
+            decision_id=response["decision_id"],
+            outcome=response["status"],
+            idempotency_key=req.idempotency_key,
+            caller=caller,
+            contract_id=response["contract_id"],
+            policy_version=response["versions"]["policy"],
+            model_versions=response["versions"]["models"],
+            feature_contract_version=str(response["versions"]["feature_contract"]),
+            input_digest=payload_digest,
+            customer_id=req.customer_id,
+            scores=numbers,
+            reasons=[r["code"] for r in response["reasons"]],
+            reservation_ids=[response["reservation_id"]] if response["reservation_id"] else [],
+            details={
+                "response": response,
+                "shadow": shadow,
+                "shadow_models": response["versions"]["shadow_models"],
+            },
+        )
+    )

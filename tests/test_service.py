@@ -1,0 +1,219 @@
+"""The decision service, called directly (DecisionCore + operations): decide, idempotency,
+errors that write nothing, commit/cancel/lookup, review routing and the event intake."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.schemas import EXAMPLE_DECIDE, DecideRequest, ScoreRequest
+from tests.service_support import CONSENTED, REVIEW_CONTRACT, build_home, env
+
+
+@pytest.fixture(scope="module")
+def core(trained_home, sim_dir, tmp_path_factory):
+    from serving.core import DecisionCore
+
+    values = build_home(trained_home, sim_dir, tmp_path_factory.mktemp("svc") / "home")
+    with env(values):
+        c = DecisionCore()
+        yield c
+        c.close()
+
+
+def _req(key: str, **changes) -> DecideRequest:
+    return DecideRequest(**{**EXAMPLE_DECIDE, "idempotency_key": key, **changes})
+
+
+def _counts(core) -> tuple[int, int]:
+    rows = core.stores.ledger.db.run(
+        lambda tx: tx.one("SELECT COUNT(*) FROM reservations"), write=False
+    )
+    return core.stores.audit.count(), int(rows[0])
+
+
+def _offer_decision(core, prefix: str, contract: str = "C-P01"):
+    """The first customer who gets an offer under the contract (consent sent as features)."""
+    from serving import operations
+
+    for cid in range(1, 400):
+        out = operations.decide(
+            core,
+            _req(
+                f"{prefix}-{cid:05d}",
+                customer_id=str(cid),
+                contract_id=contract,
+                features=CONSENTED,
+            ),
+        )
+        if out["reservation_id"]:
+            return out
+    pytest.fail("no customer got an offer")
+
+
+def test_ready_with_champions_policies_and_ledger(core):
+    ok, checks = core.readiness()
+    assert ok, checks
+    assert set(checks["models"]) == {"churn", "propensity", "risk"}
+    assert checks["models_source"] == "registry" and checks["ledger"] == "ok"
+
+
+def test_score_gives_probabilities_versions_and_reasons_on_request(core):
+    from serving import operations
+
+    req = ScoreRequest(customers=[{"customer_id": "1"}, {"customer_id": "2"}], contract_id="C-P01")
+    plain = operations.score(core, req)
+    assert [r["customer_id"] for r in plain["results"]] == ["1", "2"]
+    for r in plain["results"]:
+        assert 0 <= r["churn"] <= 1 and 0 <= r["risk"] <= 1 and r["reasons"] is None
+        assert len(r["propensity"]) == 4
+    assert plain["model_versions"]["churn"].startswith("loyalty-churn/")
+    explained = operations.score(core, req.model_copy(update={"explain": True}))
+    assert explained["results"][0]["churn"] == plain["results"][0]["churn"]
+    reasons = explained["results"][0]["reasons"]["churn"]
+    assert reasons and all(r["text"] and r["feature"] for r in reasons)
+
+
+def test_sent_features_override_stored_ones(core):
+    from serving import operations
+
+    base = operations.score(core, ScoreRequest(customers=[{"customer_id": "2"}]))
+    quiet = {"days_since_last_activity": 3000.0, "points_earned_90d": 0.0}
+    moved = operations.score(
+        core, ScoreRequest(customers=[{"customer_id": "2", "features": quiet}])
+    )
+    busy = {"days_since_last_activity": 1.0, "points_earned_90d": 5000.0}
+    active = operations.score(
+        core, ScoreRequest(customers=[{"customer_id": "2", "features": busy}])
+    )
+    assert active["results"][0]["churn"] < moved["results"][0]["churn"]
+    assert base["results"][0]["churn"] is not None
+
+
+def test_decide_records_and_replays_without_reserving_twice(core):
+    from serving import operations
+
+    first = _offer_decision(core, "replay")
+    before = _counts(core)
+    again = operations.decide(
+        core,
+        _req(first["idempotency_key"], customer_id=_customer_of(core, first), features=CONSENTED),
+    )
+    assert again["replayed"] is True
+    assert {**again, "replayed": False} == first
+    assert _counts(core) == before
+    assert first["status"] == "approved" and first["points"] > 0
+    assert first["versions"]["policy"] and first["versions"]["models"]
+    assert any(r["code"] == "chosen" for r in first["reasons"])
+
+
+def _customer_of(core, decision: dict) -> str:
+    return decision["idempotency_key"].rsplit("-", 1)[1].lstrip("0")
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"contract_id": "C-NONE"}, 404),
+        ({"customer_id": "no-such-customer"}, 404),
+        ({"features": {"tenure_days": -3.0}}, 422),
+        ({"features": {"not_a_feature": 1}}, 422),
+        ({"features": {"tier": 3}}, 422),
+    ],
+)
+def test_rejected_requests_write_nothing(core, changes, status):
+    from serving import operations
+    from serving.core import ServiceError
+
+    before = _counts(core)
+    with pytest.raises(ServiceError) as err:
+        operations.decide(core, _req(f"bad-{status}-{len(str(changes))}-{id(changes)}", **changes))
+    assert err.value.status == status
+    assert _counts(core) == before
+
+
+def test_key_reuse_with_another_payload_is_a_conflict(core):
+    from serving import operations
+    from serving.core import ServiceError
+
+    operations.decide(core, _req("conflict-key-1"))
+    before = _counts(core)
+    with pytest.raises(ServiceError) as err:
+        operations.decide(core, _req("conflict-key-1", channel="sms"))
+    assert err.value.status == 409
+    assert _counts(core) == before
+
+
+def test_commit_then_cancel_reverses_and_lookup_shows_state(core):
+    from serving import actions
+
+    d = _offer_decision(core, "commit")
+    assert actions.get_decision(core, d["decision_id"])["state"] == "held"
+    assert actions.commit(core, d["decision_id"])["state"] == "committed"
+    assert actions.commit(core, d["decision_id"])["state"] == "committed"  # a repeat is a no-op
+    assert actions.cancel(core, d["decision_id"], "returned")["state"] == "reversed"
+    events = [r.event for r in core.stores.audit.for_decision(d["decision_id"])]
+    assert events == ["decision", "commit", "commit", "cancel"]
+    assert core.stores.audit.verify().ok
+
+
+def test_review_route_holds_budget_until_approved(core):
+    from serving import actions
+    from serving.core import ServiceError
+
+    d = _offer_decision(core, "review", contract=REVIEW_CONTRACT)
+    assert d["status"] == "pending_review" and d["review_id"]
+    with pytest.raises(ServiceError) as err:
+        actions.commit(core, d["decision_id"])
+    assert err.value.status == 409
+    pending = {r["review_id"] for r in actions.review_list(core)}
+    assert d["review_id"] in pending
+    approved = actions.review_resolve(core, d["review_id"], True, "alice", "known customer")
+    assert approved["status"] == "approved"
+    assert actions.get_decision(core, d["decision_id"])["state"] == "committed"
+
+
+def test_consent_withdrawal_takes_effect_on_the_next_decision(core):
+    from serving import actions, operations
+
+    d = _offer_decision(core, "consent")
+    cid = _customer_of(core, d)
+    event = {
+        "event_id": f"consent-{cid}",
+        "event_type": "consent_changed",
+        "occurred_at": "2025-09-30T00:00:00Z",
+        "customer_id": cid,
+        "consent_scope": "marketing",
+        "consent_granted": False,
+    }
+    assert actions.intake(core, [event]) == {"accepted": 1, "duplicates": 0}
+    assert actions.intake(core, [event]) == {"accepted": 0, "duplicates": 1}
+    after = operations.decide(core, _req("consent-after-1", customer_id=cid))
+    assert after["offer_id"] is None and after["reservation_id"] is None
+    assert "consent_marketing" in [r["code"] for r in after["reasons"]]
+
+
+def test_alias_move_is_picked_up_and_challenger_scored_in_shadow(core):
+    """A new challenger version appears in the registry: refresh swaps the model set, the
+    answer still comes from the champion, and both scores land in the audit record."""
+    from mlflow import MlflowClient
+
+    from serving import operations
+
+    before = operations.decide(core, _req("shadow-before-1"))
+    assert core.models.challengers == {}
+    uri = core.settings.tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for kind in ("churn", "risk"):
+        name = f"loyalty-{kind}"
+        champ = client.get_model_version_by_alias(name, "champion")
+        new = client.create_model_version(name, champ.source, run_id=champ.run_id)
+        client.set_registered_model_alias(name, "challenger", new.version)
+    assert core.refresh() is True
+    assert set(core.models.challengers) == {"churn", "risk"}
+    d = operations.decide(core, _req("shadow-after-1"))
+    assert d["scores"] == before["scores"]  # the champion answers; the shadow never does
+    body = operations.prior_decision(core, d["decision_id"])
+    assert body["scores"]["shadow_churn"] == pytest.approx(body["scores"]["churn"])
+    shadow, served = body["details"]["shadow_models"], body["model_versions"]
+    assert shadow["churn"] != served["churn"] and shadow["risk"] == f"loyalty-risk/{new.version}"
+    assert core.refresh() is False  # nothing moved since

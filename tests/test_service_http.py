@@ -1,0 +1,147 @@
+"""The service through HTTP: the ASGI app in-process (auth before work, status codes, public
+routes, OpenAPI, metrics) and, marked slow, a real ``bentoml serve`` subprocess."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.schemas import EXAMPLE_DECIDE, EXAMPLE_EVENTS, EXAMPLE_SCORE
+from tests.service_support import (
+    CONSENTED,
+    OPER,
+    ORCH,
+    PARTNER1,
+    PARTNER2,
+    REVIEWER,
+    build_home,
+    env,
+)
+
+
+@pytest.fixture(scope="module")
+def client(trained_home, sim_dir, tmp_path_factory):
+    from starlette.testclient import TestClient
+
+    values = build_home(trained_home, sim_dir, tmp_path_factory.mktemp("http") / "home")
+    with env(values):
+        from serving.service import DecisionService
+
+        with TestClient(DecisionService.to_asgi()) as c:
+            yield c
+
+
+def _audit_count(client) -> int:
+    from loyalty.commands.ledger import open_stores_from_settings
+
+    with open_stores_from_settings(write=False) as stores:
+        return stores.audit.count()
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/docs.json"])
+def test_public_routes_need_no_token(client, path):
+    assert client.get(path).status_code == 200
+
+
+def test_openapi_lists_the_endpoints_with_examples(client):
+    doc = client.get("/docs.json").json()
+    assert {"/score", "/explain", "/decide", "/events"} <= set(doc["paths"])
+    assert "orch-2025-10-01-0001" in str(doc)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("post", "/decide", {}, 401),
+        ("post", "/decide", {"Authorization": "Bearer wrong-token"}, 401),
+        ("post", "/decide", REVIEWER, 403),
+        ("post", "/decide", PARTNER1, 403),
+        ("post", "/score", OPER, 403),
+        ("post", "/events", REVIEWER, 403),
+        ("get", "/metrics", ORCH, 403),
+        ("get", "/metrics", {}, 401),
+        ("get", "/reviews", ORCH, 403),
+        ("get", "/decisions/d-x", REVIEWER, 403),
+    ],
+)
+def test_tokens_and_scopes_are_checked_before_any_work(client, method, path, headers, status):
+    before = _audit_count(client)
+    body = {"json": EXAMPLE_DECIDE} if method == "post" else {}
+    r = getattr(client, method)(path, headers=headers, **body)
+    assert r.status_code == status, r.text
+    assert _audit_count(client) == before
+
+
+def test_score_explain_and_decide_over_http(client):
+    r = client.post("/score", json=EXAMPLE_SCORE, headers=ORCH)
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["reasons"] is None
+    r = client.post("/explain", json=EXAMPLE_SCORE, headers=ORCH)
+    assert r.status_code == 200 and r.json()["results"][0]["reasons"]["churn"]
+    d = client.post("/decide", json=EXAMPLE_DECIDE, headers=ORCH)
+    assert d.status_code == 200, d.text
+    again = client.post("/decide", json=EXAMPLE_DECIDE, headers=ORCH)
+    assert again.json()["replayed"] is True
+    assert again.json()["decision_id"] == d.json()["decision_id"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"customer_id": 5}, 400),
+        ({"idempotency_key": "short"}, 400),
+        ({"unexpected": 1}, 400),
+        ({"channel": "pigeon"}, 400),
+        ({"contract_id": "C-NONE"}, 404),
+        ({"features": {"tenure_days": "long"}}, 422),
+        ({"channel": "sms"}, 409),  # the example's key with another payload
+    ],
+)
+def test_bad_requests_get_4xx_and_write_nothing(client, change, status):
+    client.post("/decide", json=EXAMPLE_DECIDE, headers=ORCH)
+    before = _audit_count(client)
+    body = {**EXAMPLE_DECIDE, "idempotency_key": "bad-request-key", **change}
+    if status == 409:
+        body["idempotency_key"] = EXAMPLE_DECIDE["idempotency_key"]
+    r = client.post("/decide", json=body, headers=ORCH)
+    assert r.status_code == status, r.text
+    assert _audit_count(client) == before
+
+
+def test_decision_routes_commit_cancel_and_partner_boundary(client):
+    found = None
+    for cid in range(1, 300):
+        body = {
+            **EXAMPLE_DECIDE,
+            "idempotency_key": f"http-offer-{cid:05d}",
+            "customer_id": str(cid),
+            "features": CONSENTED,
+        }
+        r = client.post("/decide", json=body, headers=ORCH)
+        if r.json()["reservation_id"]:
+            found = r.json()
+            break
+    assert found is not None
+    path = f"/decisions/{found['decision_id']}"
+    assert client.get(path, headers=ORCH).json()["state"] == "held"
+    assert client.get(path, headers=PARTNER1).status_code == 200
+    assert client.get(path, headers=PARTNER2).status_code == 404  # another partner's decision
+    assert client.get("/decisions/d-unknown", headers=ORCH).status_code == 404
+    assert client.post(f"{path}/commit", headers=ORCH).json()["state"] == "committed"
+    r = client.post(f"{path}/cancel", json={"reason": "returned"}, headers=ORCH)
+    assert r.json()["state"] == "reversed"
+
+
+def test_events_are_idempotent_by_event_id(client):
+    r = client.post("/events", json=EXAMPLE_EVENTS, headers=ORCH)
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "duplicates": 0}
+    r = client.post("/events", json=EXAMPLE_EVENTS, headers=ORCH)
+    assert r.json() == {"accepted": 0, "duplicates": 1}
+    r = client.post("/events", json={"events": [{"event_id": "x"}]}, headers=ORCH)
+    assert r.status_code == 400
+
+
+def test_reviews_list_for_reviewers(client):
+    r = client.get("/reviews", headers=REVIEWER)
+    assert r.status_code == 200 and isinstance(r.json(), list)
+    r = client.post("/reviews/nope/approve", json={"by": "alice"}, headers=REVIEWER)
+    assert r.status_code == 404
