@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import lightgbm as lgb
@@ -103,11 +104,54 @@ def feature_matrix(contract: FeatureContract, frame: pd.DataFrame, kind: str = "
             f"{kind or 'model'}: missing feature column(s) {missing[:10]}"
             f"{' ...' if len(missing) > 10 else ''}"
         )
+    if len(frame) <= SMALL_FRAME_ROWS:
+        return _small_matrix(contract, frame)
     out = np.empty((len(frame), len(contract.features)), dtype=np.float64)
     for j, spec in enumerate(contract.features):
         levels = list(spec["categories"]) if spec["dtype"] == "category" else None
         out[:, j] = _column(frame[spec["name"]], spec, levels)
     return out
+
+
+SMALL_FRAME_ROWS = 64
+
+
+@lru_cache(maxsize=64)
+def _level_codes(levels: tuple[str, ...], neutral: str) -> tuple[dict[str, int], int]:
+    return {level: i for i, level in enumerate(levels)}, levels.index(neutral)
+
+
+def _small_matrix(contract: FeatureContract, frame: pd.DataFrame) -> np.ndarray:
+    """The same matrix for a few rows without per-column pandas work (the service's path:
+    one request scores a handful of rows, where pandas overhead would dominate)."""
+    values = frame[contract.names].to_numpy(dtype=object)
+    out = np.empty(values.shape, dtype=np.float64)
+    for j, spec in enumerate(contract.features):
+        column = values[:, j]
+        if spec["dtype"] == "category":
+            neutral = str(spec.get("neutral") or "unknown")
+            codes, fallback = _level_codes(tuple(spec["categories"]), neutral)
+            out[:, j] = [codes.get(_label(v, neutral), fallback) for v in column]
+        else:
+            out[:, j] = [_number(v, spec["name"], row) for row, v in enumerate(column)]
+    return out
+
+
+def _label(value, neutral: str) -> str:
+    return (
+        neutral if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    )
+
+
+def _number(value, name: str, row: int) -> float:
+    if value is None or value is pd.NA:
+        return np.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise FeatureMismatchError(
+            f"feature {name!r}: row {row} has non-numeric value {value!r}"
+        ) from None
 
 
 def _threads(rows: int) -> int:

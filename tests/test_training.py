@@ -251,3 +251,24 @@ def test_hyperparameter_search_respects_its_time_budget(
     assert time.perf_counter() - start < 30
     assert len(trials) >= 1 and trials[0]["number"] == 0
     assert params["num_leaves"] == max(trials, key=lambda t: t["value"])["num_leaves"]
+
+
+def test_small_requests_build_the_same_matrix_as_batches(
+    trained_home: Path, train_dataset: Path
+) -> None:
+    """The service scores a few rows at a time through a faster path: it must agree exactly."""
+    from models.registry import load_by_alias
+
+    settings = Settings(home=trained_home)
+    package = load_by_alias(
+        settings.tracking_uri, "loyalty-propensity", "challenger", settings.model_cache_dir
+    ).package
+    rows = _holdout(train_dataset, "propensity").head(200).copy()
+    rows["region"] = rows["region"].astype(object)
+    rows.loc[rows.index[:3], "region"] = "a-region-never-seen"
+    rows["age_years"] = rows["age_years"].astype("float64")
+    rows.loc[rows.index[3], "age_years"] = np.nan
+    batch = package.matrix(rows)
+    small = np.vstack([package.matrix(rows.iloc[i : i + 10]) for i in range(0, 200, 10)])
+    np.testing.assert_array_equal(small, batch)
+    np.testing.assert_array_equal(package.predict(rows.head(10)), package.predict(rows)[:10])
