@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from loyalty.errors import InputError
 from models.package import feature_matrix
 from training import tracking
 from training.config import TrainConfig
 from training.data import TrainingSet, check_split_sizes, load_training_set
 from training.fit import calibrated_package, fit_booster, fit_threads, lgb_params, trim
-from training.split import Split, time_split
+from training.split import Split, SplitError, time_split
 
 Report = Callable[[str], None]
 
@@ -47,9 +48,11 @@ def prepare(dataset: Path, kind: str, config: TrainConfig) -> Prepared:
     """Load and check the data, split it in time, subsample the train split if configured."""
     spec = config.spec(kind)
     data = load_training_set(dataset, spec)
-    split = time_split(
-        data.frame["snapshot"], data.label_end, data.frame["customer_id"], config.seed
-    )
+    frame = data.frame
+    try:
+        split = time_split(frame["snapshot"], data.label_end, frame["customer_id"], config.seed)
+    except SplitError as exc:
+        raise InputError(f"{data.folder}: {exc}") from exc
     masks = {name: split.mask(name) for name in ("train", "early_stop", "calibration", "holdout")}
     check_split_sizes(data.label, masks, data.folder)
     train_rows = np.flatnonzero(masks["train"])
