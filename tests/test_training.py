@@ -93,6 +93,8 @@ def test_registry_round_trip_reproduces_scores_exactly(
     )
     rows = _holdout(train_dataset, kind)
     direct = loaded.package.predict(rows)
+    mlflow.set_tracking_uri(settings.tracking_uri)  # as a user would; other tests move them
+    mlflow.set_registry_uri(settings.tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/loyalty-{kind}@challenger")
     as_strings = rows[loaded.package.feature_names].copy()
     for name in loaded.package.categories:
