@@ -13,7 +13,11 @@ import psutil
 
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.Error:  # the process has just ended
+        return 0
+    for p in family:
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
     return total

@@ -46,11 +46,12 @@ def inputs(home: Path, work: Path, customers: int, seed: int) -> tuple[Path, Pat
     table["customer_id"] = np.arange(1, customers + 1, dtype=np.int64)
     table.to_parquet(features, index=False, row_group_size=250_000)
     eco = home / "demo" / "ecosystem" / "reference"
-    offers = pd.read_parquet(eco / "offers.parquet").merge(
-        pd.read_parquet(eco / "contracts.parquet")[["contract_id", "partner_id"]]
-    )
+    offers = pd.read_parquet(eco / "offers.parquet")
+    contracts = pd.read_parquet(eco / "contracts.parquet")
     offers_dir.mkdir(exist_ok=True)
-    offers.groupby("partner_id").head(1).to_parquet(offers_dir / "offers.parquet", index=False)
+    one_per_contract = offers.groupby("contract_id").head(1)  # one partner per contract here
+    one_per_contract.to_parquet(offers_dir / "offers.parquet", index=False)
+    contracts.to_parquet(offers_dir / "contracts.parquet", index=False)
     return features, offers_dir
 
 

@@ -11,10 +11,13 @@ import typer
 from loyalty.commands import audit as audit_commands
 from loyalty.commands import dataset as dataset_commands
 from loyalty.commands import demo as demo_commands
+from loyalty.commands import drift as drift_commands
 from loyalty.commands import events as events_commands
 from loyalty.commands import features as features_commands
 from loyalty.commands import ledger as ledger_commands
+from loyalty.commands import monitor as monitor_commands
 from loyalty.commands import policy as policy_commands
+from loyalty.commands import promote as promote_commands
 from loyalty.commands import review as review_commands
 from loyalty.commands import score_batch as score_batch_commands
 from loyalty.commands import serve as serve_commands
@@ -35,11 +38,14 @@ app.add_typer(policy_commands.app, name="policy")
 app.add_typer(ledger_commands.app, name="ledger")
 app.add_typer(review_commands.app, name="review")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(monitor_commands.app, name="monitor")
 simulate_commands.register(app)
 demo_commands.register(app)
 train_commands.register(app)
 score_batch_commands.register(app)
 serve_commands.register(app)
+promote_commands.register(app)
+drift_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,177 @@
+"""``loyalty promote MODEL`` (the promotion gate) and ``loyalty rollback MODEL``."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from loyalty.commands._common import console, handle_errors
+from loyalty.errors import InputError
+
+
+class Model(StrEnum):
+    churn = "churn"
+    propensity = "propensity"
+    risk = "risk"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("promote")(promote)
+    app.command("rollback")(rollback)
+
+
+@handle_errors
+def promote(
+    model: Annotated[Model, typer.Argument(help="churn, propensity or risk.")],
+    dataset: Annotated[
+        Path,
+        typer.Option(
+            "--dataset",
+            help="Folder written by `loyalty dataset build`; its last "
+            "snapshot is the recent labelled window both models are judged on.",
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Evaluate and print; record and move nothing.")
+    ] = False,
+    approved_by: Annotated[
+        str | None,
+        typer.Option("--approved-by", help="Name of the person approving (recorded)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="YAML merged over the shipped gate thresholds."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the gate result as JSON here.")
+    ] = None,
+) -> None:
+    """Gate the challenger; on pass it becomes `champion` and the old champion `previous`.
+
+    Exit 0 promoted (or a dry run that passed), 1 the gate failed, 2 an error.
+    """
+    from loyalty.commands._train_run import quiet_mlflow
+    from loyalty.settings import load_settings
+    from monitoring.config import load_config
+    from monitoring.gate import GateRequest, evaluate
+    from monitoring.registry import connect
+
+    if not dataset.is_dir():
+        raise InputError(f"--dataset {dataset} is not a folder")
+    settings, loaded = load_settings(), load_config(config)
+    quiet_mlflow()
+    client = connect(settings.tracking_uri)
+    request = GateRequest(
+        model.value, dataset, loaded, approved_by, str(config) if config else None
+    )
+    with console.status("gate") as status:
+        result = evaluate(settings, client, request, status.update)
+        result["dry_run"] = dry_run
+        outcome = None
+        if not dry_run:
+            from monitoring.promotion import act
+
+            status.update(f"{model.value}: recording the gate run")
+            outcome = act(client, settings, result)
+            result.update(outcome)
+    console.print(checks_table(result))
+    for line in notes(result):
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    _conclude(result, outcome, dry_run)
+
+
+def _conclude(result: dict, outcome: dict | None, dry_run: bool) -> None:
+    name, version = result["model"], result["challenger"]["version"]
+    if not result["passed"]:
+        console.print(
+            f"[bold red]gate failed[/] for {name} v{version}: {', '.join(result['failed'])}"
+            + ("" if dry_run else f" (gate run {outcome['gate_run_id']})")
+        )
+        raise typer.Exit(code=1)
+    if dry_run:
+        console.print(f"[bold green]gate passed[/] for {name} v{version} (dry run: nothing moved)")
+        return
+    before = outcome["previous"]
+    console.print(
+        f"[bold green]promoted[/] {name} v{version} to champion"
+        + (f"; previous: v{before}" if before is not None else " (first champion)")
+        + f" (gate run {outcome['gate_run_id']})"
+    )
+
+
+def checks_table(result: dict) -> Table:
+    """Every check: value, threshold, verdict and the rows it was computed on."""
+    champion = result["champion"]
+    title = (
+        f"Gate: {result['model']} v{result['challenger']['version']} vs "
+        + (f"champion v{champion['version']}" if champion else "no champion")
+        + f" on {result['rows']:,} rows of {result['window'][:10]}"
+    )
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("check", no_wrap=True)
+    for column in ("value", "threshold", "verdict", "rows"):
+        table.add_column(column, justify="left" if column == "verdict" else "right", no_wrap=True)
+    styles = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+    for check in result["checks"]:
+        threshold = check["threshold"]
+        shown = _fmt(threshold)
+        if threshold is not None and check["comparison"] not in ("-", "=="):
+            shown = f"{check['comparison']} {shown}"
+        verdict = check["verdict"]
+        table.add_row(
+            check["name"],
+            _fmt(check["value"]),
+            shown,
+            f"[{styles[verdict]}]{verdict}[/]",
+            f"{check['rows']:,}",
+        )
+    return table
+
+
+def notes(result: dict) -> list[str]:
+    """The detail of every check that did not simply pass."""
+    return [
+        f"{c['name']} ({c['verdict']}): {c['detail']}"
+        for c in result["checks"]
+        if c["verdict"] != "pass" and c["detail"]
+    ]
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+@handle_errors
+def rollback(
+    model: Annotated[Model, typer.Argument(help="churn, propensity or risk.")],
+) -> None:
+    """Restore the previous champion: `champion` goes back to the version `previous` names.
+
+    Exit 0 rolled back, 2 when there is no previous champion or the registry is unreachable.
+    """
+    from loyalty.commands._train_run import quiet_mlflow
+    from loyalty.settings import load_settings
+    from monitoring.promotion import rollback as roll_back
+    from monitoring.registry import connect
+
+    settings = load_settings()
+    quiet_mlflow()
+    client = connect(settings.tracking_uri)
+    done = roll_back(client, settings, model.value)
+    console.print(
+        f"[bold green]rolled back[/] {done['model']}: champion v{done['demoted']} -> "
+        f"v{done['restored']} (run {done['run_id']})"
+    )

@@ -1,0 +1,198 @@
+"""The promotion gate: measure the challenger (against the champion where there is one) and
+judge every check with the pure rules of ``gate_rules``.
+
+The measurements: quality on the dataset's last snapshot (the most recent labelled rows, the same
+rows for both models), drift of the challenger's training reference against those rows,
+behavioural tests on a sample of them, the guardrail replay over the same snapshot's customers,
+and shadow agreement where the service recorded shadow scores.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.errors import InputError
+from monitoring import gate_rules as rules
+from monitoring.config import DriftConfig, GateConfig, MonitoringConfig
+from monitoring.gate_inputs import (
+    Model,
+    active_policies,
+    customer_rows,
+    label_of,
+    load_model,
+    recent_rows,
+    replay_models,
+)
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    kind: str
+    dataset: Path
+    config: MonitoringConfig
+    approved_by: str | None = None
+    config_path: str | None = None
+
+
+def evaluate(settings, client, request: GateRequest, report=lambda text: None) -> dict:
+    """Every check of the gate for the kind's challenger, as a JSON-ready result."""
+    kind, gate = request.kind, request.config.gate_for(request.kind)
+    challenger, champion = _models(settings, client, kind)
+    report(f"{kind}: scoring the last snapshot of {request.dataset}")
+    label = label_of(challenger)
+    recent = recent_rows(request.dataset, kind, label, challenger.package.feature_names)
+    scores = challenger.score(recent.frame)
+    quality = _quality(recent, scores, champion, label)
+    checks = [
+        rules.approval_check(gate.approval.required, gate.approval.approvers, request.approved_by),
+        *rules.absolute_checks(
+            quality["challenger"], gate.absolute.min_roc_auc, gate.absolute.max_ece
+        ),
+        *rules.quality_checks(
+            quality["challenger"],
+            quality["champion"],
+            gate.quality.max_roc_auc_drop,
+            gate.quality.max_ece_increase,
+        ),
+    ]
+    report(f"{kind}: drift of the challenger's training reference")
+    scored = recent.frame.assign(prediction=scores)
+    drift = _drift(client, challenger, scored, recent.path, gate, request.config.drift)
+    checks += rules.drift_checks(drift, gate.drift.max_drifted_share, gate.drift.max_prediction_psi)
+    report(f"{kind}: behavioural tests and guardrail replay")
+    checks += rules.behaviour_checks(_behaviour(challenger, recent, gate))
+    checks += _replay(settings, client, request, gate, challenger, champion)
+    checks += _shadow(settings, kind, gate, challenger, champion)
+    return _result(request, challenger, champion, recent, quality, drift, checks)
+
+
+def _models(settings, client, kind: str) -> tuple[Model, Model | None]:
+    """The challenger (required) and the champion (None for a first model)."""
+    from monitoring.registry import CHALLENGER, CHAMPION, require_version
+
+    require_version(client, settings.model_name(kind), CHALLENGER)
+    challenger = load_model(settings, client, kind, CHALLENGER)
+    champion = load_model(settings, client, kind, CHAMPION)
+    if champion is not None and champion.version == challenger.version:
+        raise InputError(f"{challenger.name} v{challenger.version} is already the champion")
+    return challenger, champion
+
+
+def _result(request, challenger, champion, recent, quality, drift, checks) -> dict:
+    return {
+        "model": challenger.name,
+        "kind": request.kind,
+        "challenger": challenger.describe(),
+        "champion": None if champion is None else champion.describe(),
+        "dataset": str(request.dataset),
+        "window": recent.window.isoformat(),
+        "rows": len(recent.frame),
+        "quality": quality,
+        "drift": {k: v for k, v in drift.items() if k != "per_feature"},
+        "checks": [c.to_dict() for c in checks],
+        "failed": rules.failed(checks),
+        "passed": rules.passed(checks),
+        "approved_by": request.approved_by,
+        "config": request.config_path or "default",
+        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _quality(recent, scores: np.ndarray, champion: Model | None, label: str) -> dict:
+    from monitoring.quality import window_metrics
+
+    truth = recent.frame[label].to_numpy(dtype=np.int64)
+    out = {"challenger": window_metrics(truth, scores), "champion": None}
+    if champion is not None:
+        out["champion"] = window_metrics(truth, champion.score(recent.frame))
+    return out
+
+
+def _drift(client, challenger: Model, scored: pd.DataFrame, path, gate, base: DriftConfig):
+    """The challenger's logged reference sample against the recent rows (with its scores)."""
+    from monitoring.drift_run import compare, reference_from_frame, split_types
+    from monitoring.registry import reference_sample
+    from monitoring.tables import Sample, sample_frame
+
+    config = base.model_copy(
+        update={
+            "threshold": gate.drift.threshold,
+            "per_feature": {},
+            "drift_share": gate.drift.max_drifted_share,
+            "prediction_threshold": gate.drift.max_prediction_psi,
+            "max_rows": gate.drift.max_rows,
+            "seed": gate.seed,
+        }
+    )
+    logged = reference_sample(client, challenger.run_id)
+    source = f"{challenger.name} v{challenger.version} reference sample"
+    ref = reference_from_frame(logged, source, config)
+    if "prediction" not in ref.frame.columns:
+        frame = ref.frame.assign(prediction=challenger.score(ref.frame))
+        ref = Sample(frame, ref.path, ref.total, ref.seed, ref.max_rows)
+    kept = sample_frame(scored, config.max_rows, config.seed + 1)
+    current = Sample(kept, str(path), len(scored), config.seed + 1, config.max_rows)
+    numerical, categorical = split_types(challenger.package.contract)
+    _, summary = compare(ref, current, numerical, categorical, "prediction", config, render=False)
+    return summary
+
+
+def _behaviour(challenger: Model, recent, gate: GateConfig) -> list[dict]:
+    from monitoring.behaviour import run_behaviour
+    from monitoring.tables import sample_frame
+
+    rows = sample_frame(recent.frame, gate.behaviour.rows, gate.seed)
+    categorical = list(challenger.package.categories)
+    return run_behaviour(challenger.score, rows, challenger.kind, categorical, gate.behaviour)
+
+
+def _replay(settings, client, request, gate: GateConfig, challenger, champion) -> list:
+    from monitoring.replay import replay
+
+    limits = (
+        gate.replay.max_budget_share,
+        gate.replay.max_offer_mix_shift,
+        gate.replay.max_review_rate_increase,
+        gate.replay.required,
+    )
+    policies = active_policies(settings)
+    if not policies:
+        reason = "no active contract policy (`loyalty policy apply FILE`)"
+        return rules.replay_checks(None, *limits, reason=reason)
+    rows = customer_rows(request.dataset, gate.replay.max_rows, gate.seed)
+    if rows is None:
+        return rules.replay_checks(None, *limits, reason="the dataset has no customer rows")
+    candidate, baseline, missing = replay_models(
+        settings, client, request.kind, challenger, champion
+    )
+    if missing:
+        reason = f"no registered {' or '.join(missing)} model to score the decisions"
+        return rules.replay_checks(None, *limits, reason=reason)
+    return rules.replay_checks(replay(policies, rows, candidate, baseline), *limits)
+
+
+def _shadow(settings, kind: str, gate: GateConfig, challenger, champion) -> list:
+    from monitoring.shadow import agreement, recorded
+
+    limits = (
+        gate.shadow.min_rows,
+        gate.shadow.max_mean_abs_diff,
+        gate.shadow.min_rank_correlation,
+        gate.shadow.required,
+    )
+    if champion is None:
+        return rules.shadow_checks(None, *limits)
+    frame = recorded(
+        settings.home, settings.ledger_database, kind, champion.version, challenger.version
+    )
+    return rules.shadow_checks(agreement(frame), *limits)
+
+
+def checks_frame(result: dict) -> pd.DataFrame:
+    """The checks as a table (for people and for tests)."""
+    return pd.DataFrame(result["checks"])
