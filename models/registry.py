@@ -7,10 +7,28 @@ registry is unreachable can still serve the last version it loaded (the caller d
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from models.package import ModelPackage
+
+
+@contextmanager
+def fail_fast():
+    """Probe a remote registry without MLflow's minutes of HTTP retries."""
+    keys = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class RegistryError(RuntimeError):

@@ -9,35 +9,18 @@ than one step and ``previous`` is always the entry before the last.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from features.errors import InputError, LoyaltyError
+from models.registry import fail_fast
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 HISTORY_TAG = "champion_history"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
-
-
-@contextmanager
-def _fail_fast():
-    """Probe a remote registry without MLflow's minutes of HTTP retries."""
-    keys = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def connect(tracking_uri: str):
@@ -54,7 +37,7 @@ def connect(tracking_uri: str):
             )
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
-        with _fail_fast():
+        with fail_fast():
             client.search_registered_models(max_results=1)
     except Exception as exc:  # any failure here means: no registry to read
         raise LoyaltyError(

@@ -6,13 +6,12 @@ version gets the ``challenger`` alias and never ``champion`` (the promotion gate
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from loyalty.errors import LoyaltyError
+from models.registry import fail_fast
 
 CHALLENGER = "challenger"
 
@@ -29,22 +28,6 @@ class Registration:
     model_uri: str
 
 
-@contextmanager
-def _fail_fast():
-    """Probe the registry without MLflow's minutes of HTTP retries."""
-    keys = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def connect(tracking_uri: str):
     """A client for the tracking store and registry, checked to answer before any work."""
     import mlflow
@@ -56,7 +39,7 @@ def connect(tracking_uri: str):
     mlflow.set_registry_uri(tracking_uri)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
-        with _fail_fast():
+        with fail_fast():
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
     except Exception as exc:  # any failure here means: no registry to write to
