@@ -26,9 +26,21 @@ KEYS = {"audit_key": b"a" * 32, "pseudonym_key": b"p" * 32}
 LIMITS = {"contract": 10_000, "partner": 10_000, "customer": 10_000, "offer": 10_000}
 
 
-def reviewer(url: str, seed: int, until: float) -> None:
+RACE_S = 3.0
+
+
+def _start(ready, go) -> float:
+    """Report ready, wait for the reviews to exist, then race for RACE_S seconds: process
+    start-up (slow under load) never eats into the reviews' time to live."""
+    ready.release()
+    go.wait(60)
+    return time.time() + RACE_S
+
+
+def reviewer(url: str, seed: int, ready, go) -> None:
     rng = random.Random(seed)
     with open_stores(url, **KEYS) as stores:
+        until = _start(ready, go)
         while time.time() < until:
             pending = stores.reviews.list()
             if not pending:
@@ -41,8 +53,9 @@ def reviewer(url: str, seed: int, until: float) -> None:
                 resolve(review.id, f"reviewer-{seed}")
 
 
-def sweeper(url: str, until: float) -> None:
+def sweeper(url: str, ready, go) -> None:
     with open_stores(url, **KEYS) as stores:
+        until = _start(ready, go)
         while time.time() < until:
             stores.reviews.expire()
             stores.ledger.expire()
@@ -51,18 +64,23 @@ def sweeper(url: str, until: float) -> None:
 
 def test_reviews_resolve_once_under_racing_processes(url: str) -> None:
     rng = random.Random(3)
+    ctx = mp.get_context("spawn")
+    ready, go = ctx.Semaphore(0), ctx.Event()
+    procs = [ctx.Process(target=reviewer, args=(url, s, ready, go)) for s in (1, 2)]
+    procs.append(ctx.Process(target=sweeper, args=(url, ready, go)))
+    for p in procs:
+        p.start()
+    for _ in procs:
+        assert ready.acquire(timeout=60)
     with open_stores(url, **KEYS) as stores:
         for i in range(40):
             key = f"k{i}"
             r = stores.ledger.reserve(key, f"d{i}", "x", key_lines(key, LIMITS), ttl_s=30)
-            stores.reviews.submit(f"d{i}", r.id, ttl_s=rng.uniform(0.3, 2.5), reason="risk",
+            # a quarter are out of time at once: only expiry may end them; the rest race
+            ttl = 0.001 if i % 4 == 0 else rng.uniform(0.3, 2.5)
+            stores.reviews.submit(f"d{i}", r.id, ttl_s=ttl, reason="risk",
                                   summary={"contract_id": "C1"})  # fmt: skip
-    ctx = mp.get_context("spawn")
-    until = time.time() + 3
-    procs = [ctx.Process(target=reviewer, args=(url, s, until)) for s in (1, 2)]
-    procs.append(ctx.Process(target=sweeper, args=(url, until)))
-    for p in procs:
-        p.start()
+    go.set()
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
