@@ -234,7 +234,10 @@ def test_a_risk_model_that_floods_the_review_queue_fails_only_the_replay(env: En
     package = load_package(env.home, "risk", good)
     rows = last_snapshot_rows(env.dataset, "risk")
     flooding = _review_flooding(package, rows, share=0.013)
-    variant = register_package(env.home, "risk", flooding, reference_of(env.home, "risk", good))
+    # as training would log it: the variant's own predictions on its reference rows
+    reference = reference_of(env.home, "risk", good)
+    reference["prediction"] = flooding.predict(reference)
+    variant = register_package(env.home, "risk", flooding, reference)
     _reset(env, "risk", champion=good, challenger=variant)
     code, result = _gate(env, "risk")
     assert code == 1
