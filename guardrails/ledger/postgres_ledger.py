@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from guardrails.ledger.model import Line, Reservation, Status, normalize_lines
+from guardrails.ledger.model import Line, Reservation, Status
 from guardrails.ledger.postgres_db import PostgresDatabase
-from guardrails.ledger.sql_ledger import SqlLedger, new_id
+from guardrails.ledger.sql_ledger import SqlLedger
 from guardrails.ledger.sql_ops import check_replay
 
 RESERVE_SQL = (
@@ -47,17 +47,7 @@ class PostgresLedger(SqlLedger):
         ttl_s: float,
         now: float | None = None,
     ) -> Reservation:
-        ordered, t = normalize_lines(lines), self.now(now)
-        fresh = Reservation(
-            new_id(),
-            idempotency_key,
-            decision_id,
-            payload_digest,
-            Status.HELD,
-            ordered,
-            t,
-            t + ttl_s,
-        )
+        fresh = self.held(idempotency_key, decision_id, payload_digest, lines, ttl_s, now)
         ((rid, status, digest, rejected, replayed),) = self.db.call(
             RESERVE_SQL, reserve_params(fresh)
         )

@@ -43,6 +43,28 @@ class SqlLedger(Ledger):
     def now(self, now: float | None = None) -> float:
         return self.clock() if now is None else float(now)
 
+    def held(
+        self,
+        idempotency_key: str,
+        decision_id: str,
+        payload_digest: str,
+        lines: Sequence[Line],
+        ttl_s: float,
+        now: float | None = None,
+    ) -> Reservation:
+        """The reservation a request asks for, before any database decides its fate."""
+        t = self.now(now)
+        return Reservation(
+            new_id(),
+            idempotency_key,
+            decision_id,
+            payload_digest,
+            Status.HELD,
+            normalize_lines(lines),
+            t,
+            t + ttl_s,
+        )
+
     def reserve(
         self,
         idempotency_key: str,
@@ -52,17 +74,7 @@ class SqlLedger(Ledger):
         ttl_s: float,
         now: float | None = None,
     ) -> Reservation:
-        ordered, t = normalize_lines(lines), self.now(now)
-        fresh = Reservation(
-            new_id(),
-            idempotency_key,
-            decision_id,
-            payload_digest,
-            Status.HELD,
-            ordered,
-            t,
-            t + ttl_s,
-        )
+        fresh = self.held(idempotency_key, decision_id, payload_digest, lines, ttl_s, now)
         return ops.check_replay(self.db.run(lambda tx: self.reserve_in(tx, fresh)), payload_digest)
 
     def reserve_in(self, tx: Tx, r: Reservation) -> Reservation:
