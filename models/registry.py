@@ -63,6 +63,33 @@ def load_by_alias(tracking_uri: str, name: str, alias: str, cache_dir: Path) -> 
     return LoadedModel(name, alias, int(version.version), version.run_id, ModelPackage.load(folder))
 
 
+def registered_contract(
+    tracking_uri: str,
+    name: str,
+    cache_dir: Path,
+    aliases: tuple[str, ...] = ("champion", "challenger"),
+) -> tuple[dict, str] | None:
+    """The feature contract of the first alias that exists, and a label naming that version.
+
+    None when the model has none of the aliases; RegistryError when the registry cannot answer.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    for alias in aliases:
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            continue
+        except Exception as exc:  # unreachable store: connection, timeout
+            raise RegistryError(f"the registry at {tracking_uri} cannot answer: {exc}") from exc
+        folder = _cached_package(client, name, int(version.version), cache_dir)
+        body = json.loads((folder / "package.json").read_text())
+        return body["contract"], f"{name} v{version.version} ({alias})"
+    return None
+
+
 def _cached_package(client, name: str, version: int, cache_dir: Path) -> Path:
     target = cache_dir / name / str(version)
     if (target / "package.json").exists():

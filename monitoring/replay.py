@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 
 from guardrails.policy.compiled import CompiledPolicy
-from guardrails.policy.simulation import row_times, scores_from_columns, simulate
+from guardrails.policy.simulation import (
+    contract_rows,
+    row_times,
+    scores_from_columns,
+    simulate,
+)
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 NO_OFFER = "none"
@@ -79,9 +84,8 @@ def run_policies(
 ) -> tuple[pd.DataFrame, list[dict]]:
     """Decisions of every contract for its partner's customers, and each contract's summary."""
     frames, summaries = [], []
-    partner = rows["partner_id"].astype(str)
     for contract_id, cp in sorted(policies.items()):
-        mine = rows[(partner == cp.policy.partner_id).to_numpy()].reset_index(drop=True)
+        mine = contract_rows(cp, rows)
         if mine.empty:
             continue
         scored = score_columns(mine, cp, scorers, cache)

@@ -96,6 +96,18 @@ def row_times(frame: pd.DataFrame, at: dt.datetime | None) -> list[dt.datetime]:
     return [t.to_pydatetime() for t in stamps]
 
 
+def contract_rows(cp: CompiledPolicy, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the contract's own customers (``partner_id`` equal to the contract's partner).
+
+    A contract decides for its partner's customers; another partner's customers reach it only
+    through a request that names them, which a table without ``partner_id`` cannot tell apart.
+    """
+    if "partner_id" not in frame.columns:
+        return frame
+    mine = (frame["partner_id"].astype(str) == cp.policy.partner_id).to_numpy()
+    return frame[mine].reset_index(drop=True)
+
+
 def simulate(
     cp: CompiledPolicy,
     frame: pd.DataFrame,

@@ -56,9 +56,13 @@ def validate_text(
     return Validation(source, text, found, None if found else compiled)
 
 
-def validate_file(path: Path, contract: Path | None = None) -> Validation:
-    """Validate one policy file, against a feature contract's JSON when one is given."""
-    catalogue = read_catalogue(contract) if contract is not None else None
+def validate_file(
+    path: Path, contract: Path | None = None, catalogue: Mapping[str, dict] | None = None
+) -> Validation:
+    """Validate one policy file against a feature contract's JSON (``contract``), a catalogue
+    already read, or else the product's feature set."""
+    if contract is not None:
+        catalogue = read_catalogue(contract)
     return validate_text(read_text(Path(path)), str(path), catalogue)
 
 

@@ -25,15 +25,16 @@ def _read_table(path: Path) -> pd.DataFrame:
 def _compiled(ref: str, contract: Path | None):
     from guardrails.policy.compiled import compile_policy
     from guardrails.policy.store import PolicyStore
-    from guardrails.policy.validate import read_catalogue, validate_file
+    from guardrails.policy.validate import validate_file
+    from loyalty.commands._policy_contract import policy_catalogue
     from loyalty.settings import load_settings
 
+    catalogue = policy_catalogue(contract).features
     if Path(ref).is_file():
-        return validate_file(Path(ref), contract).raise_for_issues()
+        return validate_file(Path(ref), catalogue=catalogue).raise_for_issues()
     stored = PolicyStore(load_settings().policy_store_path).active(ref)
     if stored is None:
         raise InputError(f"{ref!r} is neither a policy file nor a contract with an active policy")
-    catalogue = read_catalogue(contract) if contract is not None else None
     return compile_policy(stored.policy, catalogue, f"{ref}@{stored.version}")
 
 
@@ -51,13 +52,25 @@ def _with_scores(frame: pd.DataFrame, scores: Path | None) -> pd.DataFrame:
     return merged
 
 
-def run_simulation(policy, features, scores, at, channel, partner, contract, out) -> dict:
-    """Simulate and return the summary; with ``out``, also write the decisions and summary."""
+def run_simulation(
+    policy, features, scores, at, channel, partner, contract, out, all_customers=False
+) -> dict:
+    """Simulate and return the summary; with ``out``, also write the decisions and summary.
+
+    Only the contract's own customers are decided for unless ``all_customers`` is set.
+    """
     from features.durations import DurationError, parse_timestamp
-    from guardrails.policy.simulation import row_times, scores_from_columns, simulate
+    from guardrails.policy.simulation import contract_rows, row_times, scores_from_columns, simulate
 
     compiled = _compiled(policy, contract)
-    frame = _with_scores(_read_table(features), scores)
+    table = _read_table(features)
+    frame = table if all_customers else contract_rows(compiled, table)
+    if frame.empty:
+        raise InputError(
+            f"{features}: no rows of partner {compiled.policy.partner_id!r} (contract "
+            f"{compiled.contract_id}) among {len(table):,}; --all-customers decides for every row"
+        )
+    frame = _with_scores(frame, scores)
     try:
         when = parse_timestamp(at).to_pydatetime() if at else None
     except DurationError as exc:
@@ -67,6 +80,7 @@ def run_simulation(policy, features, scores, at, channel, partner, contract, out
         compiled, frame, scores_from_columns(frame, offer_ids), row_times(frame, when),
         channel, partner,
     )  # fmt: skip
+    summary = {"rows_in_table": len(table), "rows_simulated": len(frame), **summary}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -79,6 +93,8 @@ def summary_lines(summary: dict) -> list[str]:
     """The summary as lines of text for the terminal."""
     n = max(summary["decisions"], 1)
     lines = [
+        f"{summary['rows_simulated']:,} of {summary['rows_in_table']:,} rows are the contract's "
+        "customers",
         f"contract {summary['contract_id']} (policy {summary['policy_version']}): "
         f"{summary['decisions']:,} decisions, {summary['offers']:,} offers "
         f"({summary['offers'] / n:.1%}), {summary['no_offer']:,} without",

@@ -19,7 +19,8 @@ ContractOption = Annotated[
     typer.Option(
         "--contract",
         help="Feature contract (feature_contract.json, or the folder holding it) to check "
-        "feature references against; default: the product's customer feature set.",
+        "feature references against; default: the registered churn and risk models' contracts "
+        "(champion, else challenger), or the product's customer feature set with no registry.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -45,12 +46,15 @@ def validate(
     2 when FILE or the feature contract cannot be read.
     """
     from guardrails.policy.validate import validate_file
+    from loyalty.commands._policy_contract import policy_catalogue
 
-    result = validate_file(file, contract)
+    catalogue = policy_catalogue(contract)
+    result = validate_file(file, catalogue=catalogue.features)
     if as_json:
         body = {
             "file": str(file),
             "valid": result.ok,
+            "checked_against": catalogue.source,
             "version": result.compiled.version if result.compiled else None,
             "issues": [i.to_dict() for i in result.issues],
         }
@@ -59,7 +63,7 @@ def validate(
         compiled = result.compiled
         console.print(
             f"valid: {file} (contract {compiled.contract_id}, {len(compiled.offers)} offers, "
-            f"version {compiled.version})",
+            f"version {compiled.version}); feature references checked against {catalogue.source}",
             style="bold green",
             markup=False,
             highlight=False,
@@ -84,8 +88,9 @@ def apply(
     Applying the same content again changes nothing. Exit 2 when FILE is invalid (nothing stored).
     """
     from guardrails.policy.validate import validate_file
+    from loyalty.commands._policy_contract import policy_catalogue
 
-    result = validate_file(file, contract)
+    result = validate_file(file, catalogue=policy_catalogue(contract).features)
     compiled = result.raise_for_issues()
     done = _store().apply(compiled.policy, result.text, str(file))
     if not done.changed:
@@ -210,13 +215,22 @@ def simulate(
     partner: PartnerOption = None,
     contract: ContractOption = None,
     out: OutOption = None,
+    all_customers: Annotated[
+        bool,
+        typer.Option(
+            "--all-customers",
+            help="Decide for every row, not only the contract partner's customers (partner_id).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a policy over customers and scores without touching any ledger: who gets what,
-    budget burn per period, and how often each rule binds."""
+    """Run a policy over the contract's customers and their scores without touching any ledger:
+    who gets what, budget burn per period, and how often each rule binds."""
     from loyalty.commands._policy_sim import run_simulation, summary_lines
 
-    summary = run_simulation(policy, features, scores, at, channel, partner, contract, out)
+    summary = run_simulation(
+        policy, features, scores, at, channel, partner, contract, out, all_customers
+    )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
