@@ -26,6 +26,7 @@ class DriftConfig(_Strict):
     method: str = Field(min_length=1)
     threshold: float = Field(gt=0)
     per_feature: dict[str, float] = Field(default_factory=dict)
+    per_feature_method: dict[str, str] = Field(default_factory=dict)
     drift_share: float = Field(gt=0, le=1)
     prediction_threshold: float = Field(gt=0)
     max_rows: int = Field(ge=100)

@@ -34,6 +34,7 @@ class DriftSpec:
     threshold: float
     drift_share: float
     per_feature: dict[str, float] = field(default_factory=dict)
+    per_feature_method: dict[str, str] = field(default_factory=dict)
     prediction: str | None = None
     prediction_threshold: float = 0.1
 
@@ -46,6 +47,9 @@ class DriftSpec:
             return self.prediction_threshold
         return self.per_feature.get(column, self.threshold)
 
+    def method_for(self, column: str) -> str:
+        return self.per_feature_method.get(column, self.method)
+
 
 def spec_from_config(
     numerical: list[str], categorical: list[str], config: DriftConfig, prediction: str | None
@@ -57,6 +61,9 @@ def spec_from_config(
         threshold=config.threshold,
         drift_share=config.drift_share,
         per_feature=dict(config.per_feature),
+        per_feature_method={
+            c: m for c, m in config.per_feature_method.items() if c in numerical or c in categorical
+        },
         prediction=prediction,
         prediction_threshold=config.prediction_threshold,
     )
@@ -91,6 +98,7 @@ def usable(
         numerical=tuple(c for c in spec.numerical if c not in gone),
         categorical=tuple(c for c in spec.categorical if c not in gone),
         prediction=None if spec.prediction in gone else spec.prediction,
+        per_feature_method={c: m for c, m in spec.per_feature_method.items() if c not in gone},
     ), skipped
 
 
@@ -119,10 +127,11 @@ def run_report(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, 
             method=spec.method,
             threshold=spec.threshold,
             per_column_threshold=spec.per_feature or None,
+            per_column_method=spec.per_feature_method or None,
             share_tests=[lt(spec.drift_share)],
         ),
         *(
-            ValueDrift(column=c, method=spec.method, threshold=spec.threshold_for(c))
+            ValueDrift(column=c, method=spec.method_for(c), threshold=spec.threshold_for(c))
             for c in [*per_column, *([spec.prediction] if spec.prediction else [])]
         ),
     ]
@@ -146,7 +155,7 @@ def stattest_columns(reference: pd.DataFrame, current: pd.DataFrame, spec: Drift
         kind = ColumnType.Categorical if name in spec.categorical else ColumnType.Numerical
         ref = reference[name].replace([-np.inf, np.inf], np.nan).dropna()
         cur = current[name].replace([-np.inf, np.inf], np.nan).dropna()
-        test = get_stattest(ref, cur, kind, spec.method)
+        test = get_stattest(ref, cur, kind, spec.method_for(name))
         result = test(ref, cur, kind, spec.threshold_for(name))
         out[name] = _entry(name, float(result.drift_score), bool(result.drifted), test.name, spec)
     return out
@@ -177,6 +186,7 @@ def summarize(body: dict, spec: DriftSpec, columns: dict | None = None) -> dict:
     return {
         "method": spec.method,
         "threshold": spec.threshold,
+        "per_feature_method": dict(spec.per_feature_method),
         "features": len(features),
         "drifted_features": drifted,
         "drifted_share": drifted / len(features) if features else 0.0,
@@ -192,7 +202,7 @@ def summarize(body: dict, spec: DriftSpec, columns: dict | None = None) -> dict:
 def _column(name: str, metric: dict, status: str | None, spec: DriftSpec) -> dict:
     if status not in ("SUCCESS", "FAIL"):
         raise InputError(f"drift test for {name!r} did not run ({status}); check its values")
-    method = metric["config"].get("method") or spec.method
+    method = metric["config"].get("method") or spec.method_for(name)
     return _entry(name, float(metric["value"]), status == "FAIL", method, spec)
 
 
@@ -224,7 +234,8 @@ def headline(summary: dict) -> list[str]:
         f"Reference: {_side(summary.get('reference'))}",
         f"Current: {_side(summary.get('current'))}",
         f"Method {summary['method']}, a feature drifts at score >= {summary['threshold']}; "
-        f"the data drifts when >= {summary['drift_share_threshold']:.0%} of features drift.",
+        f"the data drifts when >= {summary['drift_share_threshold']:.0%} of features drift."
+        + _other_methods(summary.get("per_feature_method") or {}),
         f"Drifted features: {summary['drifted_features']} of {summary['features']} "
         f"({summary['drifted_share']:.1%}); dataset drift: {summary['dataset_drift']}.",
     ]
@@ -235,6 +246,16 @@ def headline(summary: dict) -> list[str]:
             f"{pred['verdict']}."
         )
     return lines
+
+
+def _other_methods(methods: dict[str, str]) -> str:
+    if not methods:
+        return ""
+    by_method: dict[str, list[str]] = {}
+    for column, method in methods.items():
+        by_method.setdefault(method, []).append(column)
+    parts = [f"{m} for {', '.join(sorted(cols))}" for m, cols in sorted(by_method.items())]
+    return " Other methods: " + "; ".join(parts) + "."
 
 
 def _side(info: dict | None) -> str:
