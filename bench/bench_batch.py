@@ -57,7 +57,7 @@ def inputs(home: Path, work: Path, customers: int, seed: int) -> tuple[Path, Pat
 
 def score(home: Path, features: Path, offers: Path, out: Path, engine: str) -> tuple[float, float]:
     cmd = [sys.executable, "-m", "loyalty.cli", "score-batch", "--features", str(features),
-           "--offers", str(offers), "--out", str(out), "--alias", "challenger", "--force",
+           "--offers", str(offers), "--out", str(out), "--alias", "champion", "--force",
            "--engine", engine]  # fmt: skip
     return run_sampled(cmd, {"LOYALTY_HOME": str(home)}, ROOT)
 
@@ -88,7 +88,7 @@ def model_rates(home: Path, features: Path) -> dict[str, float]:
     from loyalty.commands._score_batch_run import load_models
 
     os.environ["LOYALTY_HOME"] = str(home)
-    models = load_models("challenger", ("churn", "risk"))
+    models = load_models("champion", ("churn", "risk"))
     frame = pd.read_parquet(features).head(200_000)
     rates = {}
     for kind, model in models.items():

@@ -15,6 +15,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.atomic import atomic_folder
@@ -50,6 +51,10 @@ def spark_session(scratch: Path):
         .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas writes ns timestamps
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
         .config("spark.driver.memory", os.environ.get("LOYALTY_SPARK_DRIVER_MEMORY", "4g"))
+        # each task is one core: LightGBM's OpenMP threads on top of Spark's tasks oversubscribe
+        .config(
+            "spark.executorEnv.OMP_NUM_THREADS", os.environ.get("LOYALTY_SPARK_TASK_THREADS", "1")
+        )
         .getOrCreate()
     )
 
@@ -67,30 +72,45 @@ def _models(specs: dict[str, tuple[str, int, str]]) -> dict[str, BatchModel]:
     }
 
 
-def _customer_task(specs: dict, kinds: tuple[str, ...]):
+PART = "_part"  # which output a scored row belongs to: one scoring pass yields both
+
+
+def _score_task(specs: dict, kinds: tuple[str, ...], offers: pd.DataFrame | None, columns):
+    """Customer scores and, with offers, (customer, offer) scores from one read of each chunk."""
+
     def run(chunks):
         models = _models(specs)
+        customer_models = [models[k] for k in kinds]
         for chunk in chunks:
-            yield customer_scores(chunk, [models[k] for k in kinds])
+            yield _aligned(customer_scores(chunk, customer_models), "customer", columns)
+            if offers is not None:
+                pairs = offer_scores(chunk, offers, models["propensity"])
+                yield _aligned(pairs, "offer", columns)
 
     return run
 
 
-def _offer_task(specs: dict, offers: pd.DataFrame):
-    def run(chunks):
-        model = _models(specs)["propensity"]
-        for chunk in chunks:
-            yield offer_scores(chunk, offers, model)
+def _aligned(frame: pd.DataFrame, part: str, columns: list[str]) -> pd.DataFrame:
+    """Every column of the pass, the other output's as nulls of their own type."""
+    empty_text = pd.Series([None] * len(frame), dtype=object, index=frame.index)
+    out = {PART: part}
+    for c in columns[1:]:
+        if c in frame.columns:
+            out[c] = frame[c]
+        else:
+            out[c] = empty_text if c.endswith("_model") or c == "offer_id" else np.nan
+    return pd.DataFrame(out, index=frame.index)
 
-    return run
 
-
-def _schemas(id_type: str, kinds: tuple[str, ...]) -> tuple[str, str]:
-    customer = ", ".join(
-        [f"customer_id {id_type}"] + [f"{k} double, {k}_model string" for k in kinds]
-    )
-    offer = f"customer_id {id_type}, offer_id string, propensity double, propensity_model string"
-    return customer, offer
+def _schemas(id_type: str, kinds: tuple[str, ...]) -> tuple[list[str], list[str], list[str], str]:
+    """Customer columns, offer columns, and the columns and schema of what the pass yields."""
+    customer = ["customer_id", *[c for k in kinds for c in (k, f"{k}_model")]]
+    offer = ["customer_id", "offer_id", "propensity", "propensity_model"]
+    types = {"customer_id": id_type, PART: "string", "offer_id": "string"}
+    types |= {c: "string" for c in [*customer, *offer] if c.endswith("_model")}
+    columns = [PART, *customer, *[c for c in offer if c not in customer]]
+    schema = ", ".join(f"{c} {types.get(c, 'double')}" for c in columns)
+    return customer, offer, columns, schema
 
 
 def score_batch_spark(
@@ -109,9 +129,10 @@ def score_batch_spark(
         spark = spark_session(Path(scratch))
         try:
             frame = spark.read.parquet(str(features)).select(*needed)
-            _write(frame, tmp, specs, models, offers, summary)
+            scored = _write(frame, tmp, specs, models, offers, summary)
             if explain_top:
-                summary.explained = _explain(frame, tmp, specs, models, explain_top)
+                reasons, summary.explained = _explain(frame, scored, models, explain_top)
+                reasons.to_parquet(tmp / "reasons.parquet", index=False)
         finally:
             spark.stop()
         (tmp / "summary.json").write_text(json.dumps(summary.__dict__, indent=2) + "\n")
@@ -122,40 +143,41 @@ def _save_packages(models: dict[str, BatchModel], folder: Path) -> dict[str, tup
     return {k: (m.name, m.version, str(m.package.save(folder / k))) for k, m in models.items()}
 
 
-def _write(frame, tmp: Path, specs, models, offers, summary: BatchSummary) -> None:
+def _write(frame, tmp: Path, specs, models, offers, summary: BatchSummary):
+    """One scoring pass, kept in memory and written out as the two tables; returns it."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
     kinds = tuple(k for k in CUSTOMER_KINDS if k in models)
     id_type = frame.schema["customer_id"].dataType.simpleString()
-    customer_schema, offer_schema = _schemas(id_type, kinds)
-    scored = frame.mapInPandas(_customer_task(specs, kinds), customer_schema)
-    scored.write.parquet(str(tmp / "customers"))
+    customer, offer, columns, schema = _schemas(id_type, kinds)
+    with_offers = offers if offers is not None and "propensity" in models else None
+    task = _score_task(specs, kinds, with_offers, columns)
+    scored = frame.mapInPandas(task, schema).persist(StorageLevel.MEMORY_AND_DISK)
+    scored.where(sf.col(PART) == "customer").select(*customer).write.parquet(str(tmp / "customers"))
     summary.customers = frame.sparkSession.read.parquet(str(tmp / "customers")).count()
-    if offers is not None and "propensity" in models:
-        pairs = frame.mapInPandas(_offer_task(specs, offers), offer_schema)
-        pairs.write.parquet(str(tmp / "offers"))
+    if with_offers is not None:
+        scored.where(sf.col(PART) == "offer").select(*offer).write.parquet(str(tmp / "offers"))
         summary.pairs = frame.sparkSession.read.parquet(str(tmp / "offers")).count()
+    return scored
 
 
-def _top_task(specs: dict, top: int):
-    """Each partition's ``top`` rows by churn score; the driver then keeps the overall top."""
+def _explain(frame, scored, models, top: int) -> pd.DataFrame:
+    """Reason codes for the ``top`` rows by churn score, chosen exactly as the local path does:
+    the best ids come from the scores already computed, their feature rows are scored again on
+    the driver (a handful) and ranked with the same ``TopRows``."""
+    from pyspark.sql import functions as sf
 
-    def run(chunks):
-        model = _models(specs)["churn"]
-        best = TopRows(top)
-        for chunk in chunks:
-            best.add(chunk, model.package.predict(chunk))
-        rows = best.rows()
-        if len(rows):
-            yield rows
-
-    return run
-
-
-def _explain(frame, tmp: Path, specs, models, top: int) -> int:
-    """Reason codes for the ``top`` rows by churn score, chosen exactly as the local path does."""
-    candidates = frame.mapInPandas(_top_task(specs, top), frame.schema).toPandas()
+    best_ids = (
+        scored.where(sf.col(PART) == "customer")
+        .orderBy(sf.col("churn").desc(), sf.col("customer_id").asc())
+        .limit(top)
+        .select("customer_id")
+    )
+    candidates = frame.join(sf.broadcast(best_ids), "customer_id", "left_semi").toPandas()
+    candidates = candidates[frame.columns]
     best = TopRows(top)
     best.add(candidates, models["churn"].package.predict(candidates))
     rows = best.rows()
     parts = [reason_rows(rows, models[k]) for k in CUSTOMER_KINDS if k in models]
-    pd.concat(parts, ignore_index=True).to_parquet(tmp / "reasons.parquet", index=False)
-    return len(rows)
+    return pd.concat(parts, ignore_index=True), len(rows)
