@@ -51,6 +51,17 @@ class Settings(BaseSettings):
         default=30.0, description="How often the service checks the registry for alias moves."
     )
     shadow: bool = Field(default=True, description="Score the challenger in shadow.")
+    feature_store_url: str | None = Field(
+        default=None,
+        description="Online feature store: redis://HOST:PORT/DB (several service hosts); "
+        "default: the embedded file <home>/online_features.db.",
+    )
+    feature_store_prefix: str = Field(
+        default="loyalty:features", description="Key prefix of the features in Redis."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body the service accepts (413)."
+    )
 
     @property
     def tracking_uri(self) -> str:

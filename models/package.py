@@ -55,16 +55,26 @@ class ModelPackage:
         """
         return feature_matrix(self.contract, frame, self.kind)
 
+    def matrix_of(self, values) -> np.ndarray:
+        """The same matrix from rows of plain values in contract order (the service's path:
+        no DataFrame for a handful of rows)."""
+        return encode_values(self.contract, values)
+
     def raw_scores(self, x: np.ndarray) -> np.ndarray:
         return self.booster.predict(x, num_threads=_threads(len(x)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, one per row."""
-        return self.calibrator(self.raw_scores(self.matrix(frame)))
+        return self.predict_matrix(self.matrix(frame))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        return self.calibrator(self.raw_scores(x))
 
     def contributions(self, frame: pd.DataFrame) -> np.ndarray:
         """Exact TreeSHAP contributions in log-odds (last column: the expected value)."""
-        x = self.matrix(frame)
+        return self.contributions_matrix(self.matrix(frame))
+
+    def contributions_matrix(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=_threads(len(x))))
 
     # -- persistence -----------------------------------------------------------------------
@@ -124,7 +134,12 @@ def _level_codes(levels: tuple[str, ...], neutral: str) -> tuple[dict[str, int],
 def _small_matrix(contract: FeatureContract, frame: pd.DataFrame) -> np.ndarray:
     """The same matrix for a few rows without per-column pandas work (the service's path:
     one request scores a handful of rows, where pandas overhead would dominate)."""
-    values = frame[contract.names].to_numpy(dtype=object)
+    return encode_values(contract, frame[contract.names].to_numpy(dtype=object))
+
+
+def encode_values(contract: FeatureContract, values) -> np.ndarray:
+    """Rows of plain values in contract order -> the float64 matrix (categories as codes)."""
+    values = np.asarray(values, dtype=object).reshape(-1, len(contract.features))
     out = np.empty(values.shape, dtype=np.float64)
     for j, spec in enumerate(contract.features):
         column = values[:, j]

@@ -25,6 +25,8 @@ ROUTES: tuple[tuple[str, frozenset[str]], ...] = (
     ("/decisions", frozenset({"orchestrator", "operator", "partner"})),
     ("/reviews", frozenset({"reviewer"})),
 )
+# /decisions/{id}/commit and /cancel move budget: the orchestrator's alone (docs/service.md).
+_DECISION_ACTIONS = ("commit", "cancel")
 
 
 class AuthError(Exception):
@@ -78,6 +80,9 @@ def required_scopes(path: str) -> frozenset[str] | None:
     """The scopes a path needs; None for a public path."""
     if path in PUBLIC or path.startswith(_PUBLIC_PREFIXES):
         return None
+    parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "decisions" and parts[2] in _DECISION_ACTIONS:
+        return frozenset({"orchestrator"})  # reading a decision is wider than changing it
     for prefix, scopes in ROUTES:
         if path == prefix or path.startswith(prefix + "/"):
             return scopes

@@ -44,7 +44,6 @@ class DecisionCore:
         self.models: ModelSet = self._load_models()
         self.policy_store = PolicyStore(s.policy_store_path)
         self.policies = self._compile_policies()
-        self.feature_path = Path(s.home) / "online_features.db"
         self.features = self._open_features()
         self.state = OnlineState(Path(s.home) / FILE_NAME, clock)
         self.stores = open_stores_from_settings(write=True)
@@ -64,15 +63,14 @@ class DecisionCore:
         return compile_active(self.policy_store)
 
     def _open_features(self):
-        from serving.feature_store import FeatureStore
+        """The configured online store (embedded file or Redis); None until materialised."""
+        from serving.feature_store import FeatureStoreUnavailableError, open_store
 
         try:
-            store = FeatureStore(self.feature_path)
-        except FileNotFoundError as exc:
+            return open_store(self.settings)
+        except (FileNotFoundError, FeatureStoreUnavailableError) as exc:
             log.warning("%s", exc)
             return None
-        store.mtime = self.feature_path.stat().st_mtime  # type: ignore[attr-defined]
-        return store
 
     def refresh(self) -> bool:
         """Pick up alias moves, policy activations and a new feature snapshot; True on a change."""
@@ -96,9 +94,10 @@ class DecisionCore:
                 k: p.version for k, p in self.policies.items()
             }:
                 self.policies, changed = policies, True
-            mtime = self.feature_path.stat().st_mtime if self.feature_path.exists() else None
-            if mtime != getattr(self.features, "mtime", None):
-                self.features, changed = self._open_features(), True
+            if self.features is None or self.features.current_token() != self.features.token:
+                snapshot = self._open_features()  # None: keep serving the one we have
+                if snapshot is not None:
+                    self.features, changed = snapshot, True
             return changed
         finally:
             self._refresh_lock.release()
@@ -123,25 +122,30 @@ class DecisionCore:
         return ok, checks
 
     # -- features -----------------------------------------------------------------------------
-    def customer_features(self, ids: list[str], overrides: list[dict | None]):
-        """Typed feature rows for the customers, stored values overridden by sent ones."""
-        from serving.decide import check_overrides, customer_frame
+    def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
+        """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
+        ones, each checked against the feature contract."""
+        from serving.decide import check_overrides, customer_rows
+        from serving.feature_store import FeatureStoreUnavailableError
 
-        if self.features is None:
+        store = self.features
+        if store is None:
             raise ServiceError(503, "no online feature store: run `loyalty features materialize`")
         problems = []
         for i, extra in enumerate(overrides):
-            for p in check_overrides(extra or {}, self.features.contract.features):
+            for p in check_overrides(extra or {}, store.contract.features):
                 problems.append(f"customers[{i}].{p}" if len(ids) > 1 else p)
         if problems:
             raise ServiceError(422, "features break the feature contract", problems)
-        stored = self.features.read(ids)
-        known = set(stored["customer_key"])
-        names = self.features.contract.names
+        try:
+            stored = store.lookup(ids)
+        except FeatureStoreUnavailableError as exc:
+            raise ServiceError(503, f"online feature store unavailable: {exc}") from exc
+        names = store.contract.names
         for cid, extra in zip(ids, overrides, strict=True):
-            if cid not in known and not set(names) <= set(extra or {}):
+            if cid not in stored and not set(names) <= set(extra or {}):
                 raise ServiceError(404, f"unknown customer {cid!r}: no materialized features")
-        return customer_frame(stored, ids, overrides)
+        return customer_rows(stored, ids, overrides, names)
 
     def close(self) -> None:
         self.stores.close()

@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from guardrails.decision import Scores
+from models.package import FeatureMismatchError
 from models.reasons import describe, top_reasons
 from serving.model_set import ModelSet
 
@@ -58,61 +58,107 @@ def check_overrides(overrides: Mapping[str, Any], contract_features: Sequence[di
     return problems
 
 
-def customer_frame(
-    stored: pd.DataFrame, ids: Sequence[str], overrides: Sequence[Mapping[str, Any] | None]
-) -> pd.DataFrame:
-    """One row per requested customer, stored values overridden by the caller's."""
-    by_key = stored.set_index("customer_key")
+def customer_rows(
+    stored: Mapping[str, Mapping[str, Any]],
+    ids: Sequence[str],
+    overrides: Sequence[Mapping[str, Any] | None],
+    names: Sequence[str],
+) -> list[dict[str, Any]]:
+    """One plain row per requested customer (every feature name), stored values overridden by
+    the caller's; a feature neither stored nor sent is None (unknown)."""
     rows = []
     for cid, extra in zip(ids, overrides, strict=True):
-        row = by_key.loc[cid].to_dict() if cid in by_key.index else {}
-        row.update(extra or {})
+        base = stored.get(cid)
+        row = dict(base) if base is not None else dict.fromkeys(names)
+        if extra:
+            row.update(extra)
         rows.append(row)
-    frame = pd.DataFrame(rows, columns=[c for c in stored.columns if c != "customer_key"])
-    return frame.reset_index(drop=True)
-
-
-def offer_frame(customers: pd.DataFrame, offers: Sequence[Any]) -> pd.DataFrame:
-    """(customer x offer) rows with the offer attributes the propensity model reads."""
-    n, k = len(customers), len(offers)
-    rows = customers.loc[np.repeat(np.arange(n), k)].reset_index(drop=True)
-    rows["offer_type"] = [o.type for o in offers] * n
-    rows["offer_value"] = [float(o.face_value or np.nan) for o in offers] * n
-    rows["offer_points_cost"] = [float(o.points_cost) for o in offers] * n
-    rows["offer_valid_days"] = [float(o.valid_days) for o in offers] * n
-    rows["offer_channel"] = [str(o.channel) for o in offers] * n
     return rows
 
 
-def predict(models: ModelSet, customers: pd.DataFrame, offers: Sequence[Any], shadow=False):
+def offer_values(offer: Any) -> dict[str, Any]:
+    """The offer attributes the propensity model reads, as training and batch set them."""
+    return {
+        "offer_type": offer.type,
+        "offer_value": float(offer.face_value or np.nan),
+        "offer_points_cost": float(offer.points_cost),
+        "offer_valid_days": float(offer.valid_days),
+        "offer_channel": str(offer.channel),
+    }
+
+
+class Rows:
+    """One request's feature rows, turned into each model's float matrix once.
+
+    Models with the same feature contract (a kind's champion and challenger, usually) share the
+    matrix, so shadow scoring costs only the trees. Propensity reads (customer x offer) rows.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], offers: Sequence[Any] = ()) -> None:
+        self.rows = rows
+        self.offers = list(offers)
+        self._pairs: list[dict[str, Any]] | None = None
+        self._matrices: dict[tuple[str, bool], np.ndarray] = {}
+
+    def pairs(self) -> list[dict[str, Any]]:
+        if self._pairs is None:
+            extra = [offer_values(o) for o in self.offers]
+            self._pairs = [{**row, **e} for row in self.rows for e in extra]
+        return self._pairs
+
+    def matrix(self, models: ModelSet, package: Any, pairs: bool = False) -> np.ndarray:
+        key = (models.contract_key(package), pairs)
+        x = self._matrices.get(key)
+        if x is None:
+            source = self.pairs() if pairs else self.rows
+            names = package.feature_names
+            if source and any(n not in source[0] for n in names):
+                missing = [n for n in names if n not in source[0]]
+                raise FeatureMismatchError(f"{package.kind}: missing feature(s) {missing[:10]}")
+            x = self._matrices[key] = package.matrix_of([[r[n] for n in names] for r in source])
+        return x
+
+    def values(self, names: Sequence[str]) -> list[list[Any]]:
+        """Values as reason codes show them (unknown as NaN, like a feature frame)."""
+        return [[_nan_if_none(r.get(n)) for n in names] for r in self.rows]
+
+
+def predict(models: ModelSet, rows: Rows, shadow: bool = False) -> dict[str, Any]:
     """Scores per customer: {'churn': [...], 'risk': [...], 'propensity': [[per offer]...]}."""
     source = models.challengers if shadow else models.champions
     out: dict[str, Any] = {}
     for kind in ("churn", "risk"):
         if kind in source:
-            out[kind] = [float(p) for p in source[kind].package.predict(customers)]
-    if "propensity" in source and offers:
-        p = source["propensity"].package.predict(offer_frame(customers, offers))
-        out["propensity"] = p.reshape(len(customers), len(offers)).tolist()
+            package = source[kind].package
+            out[kind] = package.predict_matrix(rows.matrix(models, package)).tolist()
+    if "propensity" in source and rows.offers:
+        package = source["propensity"].package
+        p = package.predict_matrix(rows.matrix(models, package, pairs=True))
+        out["propensity"] = p.reshape(len(rows.rows), len(rows.offers)).tolist()
     return out
 
 
-def factors(models: ModelSet, customers: pd.DataFrame, kinds=("churn", "risk"), top: int = 3):
-    """Top reason codes per kind and row: (feature, value, contribution, words)."""
+def factors(models: ModelSet, rows: Rows, kinds=("churn", "risk"), top: int = 3):
+    """Top reason codes per kind and row: (feature, value, contribution, words); TreeSHAP
+    (``pred_contrib``) runs only for these kinds and rows."""
     out: dict[str, list[list[tuple[str, Any, float, str]]]] = {}
     for kind in kinds:
         if kind not in models.champions:
             continue
         package = models.champions[kind].package
         names = package.feature_names
-        values = customers[names].astype(object).to_numpy().tolist()
-        found = top_reasons(package.contributions(customers), names, values, top)
+        contributions = package.contributions_matrix(rows.matrix(models, package))
+        found = top_reasons(contributions, names, rows.values(names), top)
         outcome = {"churn": "churn risk", "risk": "the risk score"}.get(kind, "acceptance")
         out[kind] = [
             [(r.feature, _plain(r.value), r.contribution, r.words(outcome)) for r in row]
             for row in found
         ]
     return out
+
+
+def _nan_if_none(value: Any) -> Any:
+    return np.nan if value is None else value
 
 
 def scores_for(row: int, scored: Mapping[str, Any], offers: Sequence[Any], fx) -> Scores:

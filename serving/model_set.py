@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from models.package import ModelPackage
@@ -37,6 +38,17 @@ class ModelSet:
 
     def shadow_versions(self) -> dict[str, str]:
         return {k: f"{m.name}/{m.version}" for k, m in self.challengers.items()}
+
+    @cached_property
+    def _contract_keys(self) -> dict[int, str]:
+        # ids are stable while this set (which holds every package) lives
+        models = [*self.champions.values(), *self.challengers.values()]
+        return {id(m.package): m.package.contract.hash for m in models}
+
+    def contract_key(self, package: ModelPackage) -> str:
+        """Packages with equal keys read the same feature matrix (same contract)."""
+        key = self._contract_keys.get(id(package))
+        return key if key is not None else f"{id(package)}"
 
     def key(self) -> tuple:
         """What a refresh compares: the versions behind both aliases."""

@@ -10,8 +10,8 @@ import json
 import time
 
 from serving.core import DecisionCore, ServiceError
-from serving.decide import factors, predict, scores_for
-from serving.records import audit_decision, build_response
+from serving.decide import Rows, factors, predict, scores_for
+from serving.records import build_response, record_decision
 from serving.schemas import DecideRequest, ScoreRequest
 
 REVIEW_TTL_S = 86_400.0
@@ -37,10 +37,10 @@ def score(core: DecisionCore, req: ScoreRequest) -> dict:
             raise ServiceError(404, f"unknown contract {req.contract_id!r}")
         offers = [co.offer for co in cp.offers]
     ids = [c.customer_id for c in req.customers]
-    frame = core.customer_features(ids, [c.features for c in req.customers])
+    rows = Rows(core.customer_rows(ids, [c.features for c in req.customers]), offers)
     models = core.models
-    scored = predict(models, frame, offers)
-    fx = factors(models, frame) if req.explain else {}
+    scored = predict(models, rows)
+    fx = factors(models, rows) if req.explain else {}
     results = []
     for i, cid in enumerate(ids):
         s = scores_for(i, scored, offers, {})
@@ -90,22 +90,26 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     if prior is not None:
         return _replay(prior, payload_digest, req.idempotency_key)
     now = _utc(req.time) if req.time else dt.datetime.fromtimestamp(core.clock(), dt.UTC)
-    frame = core.customer_features([req.customer_id], [req.features])
+    row = core.customer_rows([req.customer_id], [req.features])[0]
     st = core.state.customer(req.customer_id, now)
-    for name, value in st.consent.items():  # fresh consent beats the snapshot
-        frame.loc[0, name] = value
+    row.update(st.consent)  # fresh consent beats the snapshot
     models = core.models
     offers = [co.offer for co in cp.offers]
-    scored, fx = predict(models, frame, offers), factors(models, frame)
+    rows = Rows([row], offers)  # each model's matrix is built once, shadow models included
+    scored, fx = predict(models, rows), factors(models, rows)
     scores = scores_for(0, scored, offers, fx)
     decision, reservation, review = _guardrails(
-        core, cp, req, frame, st, scores, now, decision_id, payload_digest
+        core, cp, req, row, st, scores, now, decision_id, payload_digest
     )
-    shadow = predict(models, frame, offers, shadow=True) if models.challengers else {}
+    # the challengers read the matrices built above: shadow scoring costs only their trees
+    shadow = predict(models, rows, shadow=True) if models.challengers else {}
     response = build_response(
         core, req, cp, decision, reservation, review, scores, fx, models, now, decision_id, shadow
     )
-    audit_decision(core, req, response, payload_digest, caller, scores, shadow)
+    first = record_decision(core, req, response, payload_digest, caller, scores, shadow)
+    if first is not None:  # another worker recorded this key first: its answer stands
+        _drop_unrecorded_hold(core, first, reservation, review)
+        return _replay(first, payload_digest, req.idempotency_key)
     reason = response["reasons"][0]["code"] if response["reasons"] else "none"
     core.metrics.decision(
         response["status"],
@@ -115,6 +119,30 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     )
     core.metrics.latency.labels("decide").observe(time.perf_counter() - started)
     return response
+
+
+def _drop_unrecorded_hold(core, first: dict, reservation, review) -> None:
+    """This copy of a raced request took the key's hold, but the answer recorded first names
+    none (it decided without an offer, e.g. because this hold used the budget): give the hold
+    back now instead of leaving it held, by no decision, until its TTL."""
+    import logging
+
+    from guardrails.ledger import LedgerError
+    from guardrails.review import ReviewError
+
+    if reservation is None or not reservation.ok:
+        return
+    if first["details"]["response"].get("reservation_id") == reservation.id:
+        return
+    why = "the decision recorded for this key reserved nothing"
+    try:
+        if review is not None:
+            core.stores.reviews.reject(review.id, "service", note=why)
+        else:
+            core.stores.ledger.release(reservation.id, why)
+    except (LedgerError, ReviewError) as exc:  # settled already, or the ledger is away: the
+        # hold then goes back when its TTL passes (``loyalty ledger expire``)
+        logging.getLogger("loyalty.serving").warning("hold %s kept: %s", reservation.id, exc)
 
 
 def _replay(prior: dict, payload_digest: str, key: str) -> dict:
@@ -127,12 +155,12 @@ def _utc(when: dt.datetime) -> dt.datetime:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
-def _guardrails(core, cp, req, frame, st, scores, now, decision_id, payload_digest):
+def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_digest):
     """Contact state and budget left -> arbitration -> atomic reservation -> review."""
     from guardrails.decision import Consent, ContactState, Request
+    from guardrails.ledger import IdempotencyConflictError
     from guardrails.periods import period_key
 
-    features = frame.iloc[0].to_dict()
     period = period_key(now, cp.policy.budget.period)
     grants: dict[str, int] = {}
     for offer_id, at in st.sends:
@@ -147,9 +175,12 @@ def _guardrails(core, cp, req, frame, st, scores, now, decision_id, payload_dige
     if decision.offer_id is None or decision.route == "reject":
         return decision, None, None
     lines = _lines(cp, pseudo, decision.offer_id, decision.period, decision.points)
-    reservation = core.stores.ledger.reserve(
-        req.idempotency_key, decision_id, payload_digest, lines, ttl_s=HOLD_TTL_S
-    )
+    try:
+        reservation = core.stores.ledger.reserve(
+            req.idempotency_key, decision_id, payload_digest, lines, ttl_s=HOLD_TTL_S
+        )
+    except IdempotencyConflictError as exc:  # a concurrent request with the key, other payload
+        raise ServiceError(409, f"idempotency key {req.idempotency_key!r}: {exc}") from exc
     review = None
     if reservation.ok and decision.route == "review":
         summary = {

@@ -153,7 +153,7 @@ class EventIn(_Strict):
     contract_id: str | None = Field(default=None, max_length=64)
     offer_id: str | None = Field(default=None, max_length=64)
     channel: str | None = Field(default=None, max_length=16)
-    points: int | None = Field(default=None, ge=0)
+    points: int | None = Field(default=None, ge=0, le=2**63 - 1)  # what the state store holds
     consent_scope: Literal["marketing", "data_sharing"] | None = None
     consent_granted: bool | None = None
 

@@ -217,3 +217,155 @@ def test_alias_move_is_picked_up_and_challenger_scored_in_shadow(core):
     shadow, served = body["details"]["shadow_models"], body["model_versions"]
     assert shadow["churn"] != served["churn"] and shadow["risk"] == f"loyalty-risk/{new.version}"
     assert core.refresh() is False  # nothing moved since
+
+
+@pytest.mark.parametrize("consent", [{"consent_marketing": 0}, CONSENTED])
+def test_workers_racing_one_new_key_record_one_decision(core, monkeypatch, consent):
+    """Two workers (separate cores: own connections) get the same new key at once and both
+    pass the replay check; the first to record wins and the other answers with its decision.
+    Without consent nothing is reserved, so only the decision record can serialize them."""
+    import threading
+
+    from serving import operations, records
+    from serving.core import DecisionCore
+
+    other = DecisionCore(core.settings)
+    barrier = threading.Barrier(2)
+    real = records.record_decision
+
+    def both_then_record(*args, **kwargs):
+        barrier.wait(30)  # neither has recorded yet: both computed a decision
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(operations, "record_decision", both_then_record)
+    key = f"race-{len(consent)}-00001"
+    req = _req(key, customer_id="7", features=consent)
+    answers = {}
+    before = _counts(core)
+
+    def worker(name, c):
+        answers[name] = operations.decide(c, req)
+
+    threads = [threading.Thread(target=worker, args=(n, c)) for n, c in (("a", core), ("b", other))]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        other.close()
+    a, b = answers["a"], answers["b"]
+    assert sorted([a["replayed"], b["replayed"]]) == [False, True]
+    assert {**a, "replayed": False} == {**b, "replayed": False}
+    decision_id = operations.decision_id_for(key)
+    events = [r.event for r in core.stores.audit.for_decision(decision_id)]
+    assert events == ["decision"]
+    audits, reservations = _counts(core)
+    assert audits == before[0] + 1
+    assert reservations == before[1] + (1 if a["reservation_id"] else 0)
+
+
+# -- the Redis online store ---------------------------------------------------------------------
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_prefix():
+    """A unique key prefix on the local Redis, removed after the test; skips loudly when Redis
+    cannot be reached."""
+    import uuid
+
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"REDIS UNREACHABLE at {REDIS_URL} - Redis feature store tests SKIPPED: {exc}")
+    prefix = f"test-features-{uuid.uuid4().hex[:12]}"
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+
+
+def test_materialize_into_redis_serves_what_the_embedded_store_serves(core, sim_dir, redis_prefix):
+    """`loyalty features materialize` with LOYALTY_FEATURE_STORE_URL writes Redis; the store
+    reads the same typed rows as the embedded file, and the service scores the same."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from loyalty.cli import app
+    from serving import operations
+    from serving.feature_store import RedisFeatureStore, open_store
+
+    values = {"LOYALTY_FEATURE_STORE_URL": REDIS_URL, "LOYALTY_FEATURE_STORE_PREFIX": redis_prefix}
+    as_of = core.features.as_of.isoformat()
+    with env(values):
+        done = CliRunner().invoke(
+            app, ["features", "materialize", "--events", str(sim_dir), "--as-of", as_of]
+        )
+        assert done.exit_code == 0, done.output
+        assert redis_prefix in done.output
+        settings = type(core.settings)()
+        redis_store = open_store(settings)
+    assert isinstance(redis_store, RedisFeatureStore)
+    embedded = core.features
+    assert redis_store.rows == embedded.rows and redis_store.as_of == embedded.as_of
+    assert redis_store.contract.hash == embedded.contract.hash
+    ids = [str(i) for i in range(1, 400)] + ["no-such-customer"]
+    assert redis_store.lookup(ids) == embedded.lookup(ids)
+    left = embedded.read(ids).sort_values("customer_key").reset_index(drop=True)
+    right = redis_store.read(ids).sort_values("customer_key").reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right)
+    req = ScoreRequest(customers=[{"customer_id": "1"}, {"customer_id": "2"}], contract_id="C-P01")
+    from_file = operations.score(core, req)
+    core.features = redis_store
+    try:
+        from_redis = operations.score(core, req)
+    finally:
+        core.features = embedded
+    assert from_redis["results"] == from_file["results"]
+
+
+def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix):
+    from serving.feature_store import GRACE_S, RedisFeatureStore, write_snapshot_redis
+
+    frame = core.features.read(["1", "2", "3"]).rename(columns={"customer_key": "customer_id"})
+    contract, as_of = core.features.contract, core.features.as_of
+    write_snapshot_redis(REDIS_URL, redis_prefix, frame, contract, as_of)
+    first = RedisFeatureStore(REDIS_URL, redis_prefix)
+    assert set(first.lookup(["1", "2", "3", "4"])) == {"1", "2", "3"}
+    write_snapshot_redis(REDIS_URL, redis_prefix, frame.head(1), contract, as_of)
+    assert first.current_token() != first.token  # the service's poller sees the move
+    assert set(first.lookup(["1", "2"])) == {"1", "2"}  # the old one lives for the grace period
+    assert 0 < first.client.ttl(f"{redis_prefix}:{first.token}:rows") <= GRACE_S
+    second = RedisFeatureStore(REDIS_URL, redis_prefix)
+    assert second.rows == 1 and set(second.lookup(["1", "2"])) == {"1"}
+
+
+def test_unreachable_or_misconfigured_redis_is_a_clear_error(core):
+    from serving.core import ServiceError
+    from serving.feature_store import FeatureStoreUnavailableError, RedisFeatureStore, write_store
+
+    frame = core.features.read(["1"]).rename(columns={"customer_key": "customer_id"})
+    contract, as_of = core.features.contract, core.features.as_of
+    with pytest.raises(FeatureStoreUnavailableError, match=r"127\.0\.0\.1:1"):
+        RedisFeatureStore("redis://127.0.0.1:1/0", "nothing")
+    dead = core.settings.model_copy(update={"feature_store_url": "redis://127.0.0.1:1/0"})
+    with pytest.raises(FeatureStoreUnavailableError, match="cannot write"):
+        write_store(dead, frame, contract, as_of)
+    wrong = core.settings.model_copy(update={"feature_store_url": "http://u:secret@host/"})
+    with pytest.raises(ValueError, match="redis://") as err:
+        write_store(wrong, frame, contract, as_of)
+    assert "secret" not in str(err.value)
+    saved = core.features
+    core.features = None
+    try:
+        with pytest.raises(ServiceError) as refused:
+            core.customer_rows(["1"], [None])
+    finally:
+        core.features = saved
+    assert refused.value.status == 503

@@ -145,3 +145,97 @@ def test_reviews_list_for_reviewers(client):
     assert r.status_code == 200 and isinstance(r.json(), list)
     r = client.post("/reviews/nope/approve", json={"by": "alice"}, headers=REVIEWER)
     assert r.status_code == 404
+
+
+class _Records:
+    """Collects what BentoML's request logger emits (after the service's filter)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self.records: list[logging.LogRecord] = []
+        self.handler = logging.Handler()
+        self.handler.emit = self.records.append  # type: ignore[method-assign]
+        self.logger = logging.getLogger("bentoml._internal.server.http_app")
+
+    def __enter__(self) -> list:
+        self.logger.addHandler(self.handler)
+        return self.records
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+
+
+@pytest.mark.parametrize(
+    ("content", "media", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"[1, 2]", "application/json", 400),
+        (b"null", "application/json", 400),
+        (b"\xff\xfe\x00", "application/json", 400),
+        (b"", "application/json", 400),
+        (b"--x\r\n", "multipart/form-data", 415),
+        (b"a=b", "application/x-www-form-urlencoded", 415),
+        (b"hello", "text/plain", 415),
+    ],
+)
+def test_malformed_requests_are_4xx_without_tracebacks(client, content, media, status):
+    before = _audit_count(client)
+    with _Records() as logged:
+        r = client.post("/decide", content=content, headers={**ORCH, "content-type": media})
+    assert r.status_code == status, r.text
+    assert r.json()["error"]
+    assert not [rec for rec in logged if rec.exc_info], "a client error logged a traceback"
+    assert _audit_count(client) == before
+
+
+def test_refusals_are_json_with_field_level_problems_and_no_traceback(client):
+    body = {**EXAMPLE_DECIDE, "idempotency_key": "refusal-key-0001"}
+    with _Records() as logged:
+        r = client.post("/decide", json={**body, "features": {"tenure_days": -1.0}}, headers=ORCH)
+        missing = client.post("/decide", json={**body, "contract_id": "C-NONE"}, headers=ORCH)
+    assert r.status_code == 422
+    assert r.json()["problems"][0].startswith("features.tenure_days: ")
+    assert missing.status_code == 404 and "C-NONE" in missing.json()["error"]
+    assert not [rec for rec in logged if rec.exc_info]
+
+
+def test_bodies_over_the_limit_are_413_before_parsing(client):
+    big = b'{"customers": [' + b" " * 1_100_000 + b"]}"
+    headers = {**ORCH, "content-type": "application/json"}
+    r = client.post("/score", content=big, headers=headers)
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+
+    def chunks():  # no Content-Length: counted while read
+        for _ in range(12):
+            yield b" " * 100_000
+
+    r = client.post("/events", content=chunks(), headers=headers)
+    assert r.status_code == 413
+    r = client.post("/decide", json=EXAMPLE_DECIDE, headers=OPER)  # tokens come first
+    assert r.status_code == 403
+
+
+def test_server_errors_keep_their_traceback_in_the_log():
+    import logging
+    import sys
+
+    from serving.service import ClientErrorFilter
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            info = sys.exc_info()
+        return logging.LogRecord("x", logging.ERROR, "f", 1, "Exception on /decide", (), info)
+
+    from http import HTTPStatus
+
+    import bentoml
+
+    client_error = record(bentoml.exceptions.BentoMLException("no", error_code=HTTPStatus(404)))
+    ClientErrorFilter().filter(client_error)
+    assert client_error.exc_info is None and client_error.levelno == logging.WARNING
+    crash = record(RuntimeError("boom"))
+    ClientErrorFilter().filter(crash)
+    assert crash.exc_info is not None and crash.levelno == logging.ERROR

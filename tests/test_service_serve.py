@@ -4,7 +4,6 @@ the test: public routes, scoped routes, a decision and Prometheus metrics over r
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import time
 
 import pytest
 
+from loyalty.processes import stop_tree
 from serving.schemas import EXAMPLE_DECIDE, EXAMPLE_SCORE
 from tests.service_support import OPER, ORCH, build_home
 
@@ -47,12 +47,7 @@ def server(trained_home, sim_dir, tmp_path_factory):
             pytest.fail("the service did not become ready in 120 s")
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_tree(proc)
 
 
 def test_real_server_answers_scores_decisions_and_metrics(server):

@@ -150,6 +150,19 @@ _AUDIT = (
     f"INSERT INTO audit_head (id, seq, chain_hash) VALUES (1, 0, '{GENESIS}')",
 )
 
+
+def _decisions(real: str) -> tuple[str, ...]:
+    # One row per decision: a second request with the same idempotency key (another worker,
+    # racing) finds the key taken and answers with the first one's recorded decision.
+    return (
+        f"""CREATE TABLE decisions (
+            decision_id TEXT PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            input_digest TEXT NOT NULL,
+            created_at {real} NOT NULL)""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -162,4 +175,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "review queue", _reviews("REAL"), _reviews("DOUBLE PRECISION")),
     Migration(3, "audit trail", _AUDIT, _AUDIT),
+    Migration(4, "decision records", _decisions("REAL"), _decisions("DOUBLE PRECISION")),
 )

@@ -34,7 +34,8 @@ def materialize(
 
 
 def materialize_features(events: Path, as_of: str | None, reference: Path | None) -> Path:
-    """The work behind the command (the demo calls it too); returns the store's path."""
+    """The work behind the command (the demo calls it too); returns the embedded store's path
+    (where it is, or would be: with Redis configured the snapshot goes there instead)."""
     import pandas as pd
 
     from features.contract import contract_for
@@ -46,7 +47,7 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
     from loyalty.commands._dataset_run import load_references
     from loyalty.errors import InputError
     from loyalty.settings import load_settings
-    from serving.feature_store import FILE_NAME, write_snapshot
+    from serving.feature_store import FILE_NAME, FeatureStoreUnavailableError, write_store
 
     with console.status("reading and validating the event log"):
         log = load_events(events).drop(columns=list(UNUSED_EVENT_COLUMNS))
@@ -65,8 +66,11 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
         timeline = Timeline(log)
         frame = compute_features(timeline, timeline.customers.to_numpy(), t, refs)
     contract = contract_for(list(FEATURE_NAMES), frame)
-    path = load_settings().home / FILE_NAME
-    rows = write_snapshot(path, frame, contract, t)
-    console.print(f"materialised {rows:,} customers as of {t.isoformat()} into {path}")
+    settings = load_settings()
+    try:
+        rows, where = write_store(settings, frame, contract, t)
+    except (ValueError, FeatureStoreUnavailableError) as exc:
+        raise InputError(str(exc)) from exc
+    console.print(f"materialised {rows:,} customers as of {t.isoformat()} into {where}")
     console.print(f"feature contract {contract.version} ({contract.hash})")
-    return path
+    return settings.home / FILE_NAME

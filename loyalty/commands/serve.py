@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from typing import Annotated
 
 import typer
@@ -41,6 +44,13 @@ def serve(
         "LOYALTY_HOME": str(s.home.resolve()),
         "BENTOML_CONFIG_OPTIONS": f"services.DecisionService.workers={workers}",
     }
+    # BentoML keeps Prometheus' multiprocess files in $BENTOML_HOME/prometheus_multiproc_dir and
+    # empties it when a server starts: two servers on one machine (tests, the demo, a benchmark)
+    # would wipe each other's metrics. Each server gets its own, unless BENTOML_HOME is set.
+    scratch = None
+    if "BENTOML_HOME" not in os.environ:
+        scratch = tempfile.mkdtemp(prefix="loyalty-serve-bentoml-")
+        env["BENTOML_HOME"] = scratch
     cmd = [
         sys.executable,
         "-m",
@@ -52,4 +62,13 @@ def serve(
         "--port",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    proc = subprocess.Popen(cmd, env=env)
+    # SIGTERM (a supervisor, a test) reaches BentoML, and this process waits for it to stop
+    # so that the scratch folder is removed
+    signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
+    try:
+        code = proc.wait()
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    raise typer.Exit(code)
