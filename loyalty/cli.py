@@ -18,6 +18,7 @@ from loyalty.commands import ledger as ledger_commands
 from loyalty.commands import monitor as monitor_commands
 from loyalty.commands import policy as policy_commands
 from loyalty.commands import promote as promote_commands
+from loyalty.commands import replay as replay_commands
 from loyalty.commands import review as review_commands
 from loyalty.commands import score_batch as score_batch_commands
 from loyalty.commands import serve as serve_commands
@@ -46,6 +47,7 @@ score_batch_commands.register(app)
 serve_commands.register(app)
 promote_commands.register(app)
 drift_commands.register(app)
+replay_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,15 +1,20 @@
-"""``loyalty demo``: the main job end to end on embedded defaults.
+"""``loyalty demo``: the whole loop on embedded defaults, in the data home.
 
-At this stage the loop is: simulate a small ecosystem into the data home (reused when the same
-configuration already exists there), validate its event log against the canonical schema, build
-the point-in-time training sets for the three model kinds, train and register the three models
-as challengers (reused when the registry already holds models trained on these sets), materialise
-the latest features into the online store, and print a summary read back from the files.
+simulate -> validate -> training sets -> train and register (challenger) -> contract policies
+into the policy store -> drift report per challenger -> promotion gate -> promote -> materialise
+features -> ``loyalty serve`` on a free local port (tokens made at run time, 0600 file) ->
+replay a stretch of orchestrator traffic -> stop the service -> a summary read from the stores.
+
+A rerun reuses what exists: the same simulation, training sets and registered models; a version
+already promoted (or already gated) is not gated again; a policy already active is not stored
+again; the replay uses the same idempotency keys, so recorded decisions are answered again
+(``replayed``) and nothing is reserved twice. The policies go in before the gate so that its
+guardrail replay check runs against them. When a kind has no champion (its first model failed
+the gate), the service cannot start; the demo says so and ends with the summary.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +23,7 @@ import typer
 from loyalty.commands._common import console, handle_errors
 
 DEMO_CUSTOMERS = 20_000
-DEMO_SCENARIOS = ("product_launch",)
-# quarterly, so the holdout's season (September) was seen a year earlier in training
-DEMO_SNAPSHOTS = ("2024-09-01", "2024-12-01", "2025-03-01", "2025-06-01", "2025-09-01")
-STEPS = 5
+STEPS = 10
 
 
 def demo(
@@ -30,103 +32,82 @@ def demo(
     ] = DEMO_CUSTOMERS,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
     fresh: Annotated[bool, typer.Option("--fresh", help="Regenerate even if data exists.")] = False,
+    replay: Annotated[
+        int, typer.Option("--replay", min=0, help="Decision points to replay (0: no service).")
+    ] = 400,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, help="Replay concurrency.")
+    ] = 4,
+    gate_config: Annotated[
+        Path | None,
+        typer.Option("--gate-config", help="YAML merged over the shipped gate thresholds."),
+    ] = None,
 ) -> None:
-    """Simulate, validate and summarise a loyalty ecosystem in the data home."""
-    from loyalty.commands._sim_report import render_summary, run_with_progress
+    """Run the whole loop and leave champions, active policies, a ledger and reports behind."""
+    import time
+
+    from loyalty.commands import _demo_data as data
+    from loyalty.commands._demo_data import DemoConfig, Steps
     from loyalty.settings import load_settings
-    from simulator.config import make_config
 
+    started = time.perf_counter()
     settings = load_settings()
-    out = settings.demo_dir / "ecosystem"
-    cfg = make_config(customers, seed=seed, scenarios=list(DEMO_SCENARIOS))
-    manifest = _existing(out, cfg)
-    reused = manifest is not None and not fresh
-    if reused:
-        console.print(f"[bold]1/{STEPS}[/] reusing the ecosystem in {out} (same configuration)")
-    else:
-        console.print(f"[bold]1/{STEPS}[/] simulating {customers:,} customers into {out}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        manifest = run_with_progress(cfg, out, force=True)
-    console.print(f"[bold]2/{STEPS}[/] validating the event log against the canonical schema")
-    _validate(out)
+    cfg = DemoConfig(customers, seed, fresh, replay, concurrency, gate_config)
+    step = Steps(STEPS)
+    events, manifest, reused = data.ecosystem(cfg, settings, step)
+    data.validate(events, step)
     datasets = settings.demo_dir / "datasets"
-    _datasets(out, datasets, reuse=reused)
-    _train(datasets, settings)
-    console.print(f"[bold]5/{STEPS}[/] materialising the latest features into the online store")
-    from loyalty.commands.features import materialize_features
-
-    materialize_features(out, None, None)
-    render_summary(console, out, manifest)
-    console.print(
-        f"training sets: {datasets}   online features: {settings.home / 'online_features.db'}"
-    )
+    data.datasets(cfg, events, datasets, reused, step)
+    data.train(datasets, settings, step)
+    notes = _govern_and_serve(cfg, settings, events, datasets, reused, step)
+    _summary(settings, events, manifest, notes, time.perf_counter() - started)
 
 
-def _datasets(events: Path, datasets: Path, reuse: bool) -> None:
-    """Churn, propensity and risk training sets at the demo snapshots (kept on a rerun)."""
-    if reuse and _built_at(datasets) == list(DEMO_SNAPSHOTS):
-        console.print(f"[bold]3/{STEPS}[/] reusing the training sets in {datasets}")
-        return
-    from loyalty.commands._dataset_run import run_build
+def _govern_and_serve(cfg, settings, events, datasets, reused: bool, step) -> list[str]:
+    """Policies, drift, gate, features, then serve and replay when every kind has a champion."""
+    from loyalty.commands import _demo_data as data
+    from loyalty.commands._demo_models import apply_policies, govern
+    from loyalty.commands._demo_serve import serve_and_replay
+    from monitoring.registry import connect
 
-    console.print(
-        f"[bold]3/{STEPS}[/] building training sets at {', '.join(DEMO_SNAPSHOTS)} (horizon 90d)"
-    )
-    run_build(events, list(DEMO_SNAPSHOTS), datasets, "90d", "14d", "365d", None, True, console)
-
-
-def _built_at(datasets: Path) -> list[str] | None:
-    """The snapshot dates an existing dataset folder was built at (None: no usable folder)."""
-    path = datasets / "summary.json"
-    if not path.exists():
-        return None
-    spec = json.loads(path.read_text()).get("spec") or {}
-    return [t[:10] for t in spec.get("as_of", [])] or None
-
-
-def _train(datasets: Path, settings) -> None:
-    """Train the three kinds unless the registry already holds challengers built from these
-    exact training sets (same feature contracts, same dataset folder)."""
-    from loyalty.commands._train_run import existing_challengers, run_training
-
-    found = existing_challengers(datasets, settings)
-    missing = [k for k in ("churn", "propensity", "risk") if k not in found]
-    if found:
-        console.print(f"[bold]4/{STEPS}[/] reusing registered models: {', '.join(found.values())}")
+    apply_policies(events, step)
+    reports = settings.home / "reports" / "demo"
+    governance = govern(settings, datasets, reports, step, cfg.gate_config)
+    data.materialize(events, settings, reused, step)
+    missing = governance.champions_missing(connect(settings.tracking_uri), settings)
+    notes = []
     if missing:
-        console.print(
-            f"[bold]4/{STEPS}[/] training {', '.join(missing)}; registering as challenger"
+        notes.append(
+            f"[bold yellow]no champion for {', '.join(missing)}[/] (no model could be trained, "
+            "or the first one failed the gate): the service needs a champion of every kind, so "
+            "it was not started and no traffic was replayed. See the training and gate output "
+            "above, and `loyalty promote KIND --dataset ... --dry-run`."
         )
-        run_training(datasets, missing, None, False, None, console, keep_going=True)
+        step("serving skipped (a kind has no champion)")
+        step("replay skipped")
+    elif cfg.replay_limit == 0:
+        step("serving skipped (--replay 0)")
+        step("replay skipped")
+    else:
+        report = serve_and_replay(settings, events, cfg, step)
+        notes.append(f"replay report: {report['report_path']}")
+    return notes
 
 
-def _existing(out: Path, cfg) -> dict | None:
-    """The manifest of a previous run with exactly this configuration, if there is one."""
-    path = out / "manifest.json"
-    if not path.exists():
-        return None
-    manifest = json.loads(path.read_text())
-    from simulator.run import GENERATOR_VERSION
+def _summary(settings, events, manifest, notes: list[str], seconds: float) -> None:
+    from loyalty.commands._demo_summary import read_figures, render
+    from loyalty.commands._sim_report import render_summary
 
-    same = (
-        manifest.get("generator_version") == GENERATOR_VERSION
-        and manifest.get("customers") == cfg.customers
-        and manifest.get("seed") == cfg.seed
-        and [s["name"] for s in manifest.get("scenarios", [])] == [s.name for s in cfg.scenarios]
-    )
-    return manifest if same else None
-
-
-def _validate(out: Path) -> None:
-    from features.io import read_events
-    from loyalty.errors import LoyaltyError
-
-    _, report = read_events(out)
-    if not report.ok:
-        raise LoyaltyError(f"the simulated log failed validation:\n{report.to_text()}")
-    console.print(
-        f"    {report.rows_valid:,} valid events, {report.duplicates_dropped} duplicates dropped"
-    )
+    render_summary(console, events, manifest)
+    figures = read_figures(settings)
+    console.rule("Summary (read back from the registry, ledger, audit trail and report files)")
+    render(figures, notes)
+    reports = figures["reports"]
+    console.print(f"reports ({len(reports)} files) under {settings.home / 'reports'}; the demo's:")
+    for path in (p for p in reports if "/reports/demo/" in p):
+        console.print(f"    {path}", highlight=False, soft_wrap=True)
+    console.print(f"ecosystem: {events}   data home: {settings.home.resolve()}")
+    console.print(f"done in {seconds:.0f} s; `loyalty serve` can start on this data home at once")
 
 
 def register(app: typer.Typer) -> None:
