@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export BENTOML_DO_NOT_TRACK := True
 
-.PHONY: help install demo test test-slow lint format bench clean
+.PHONY: help install demo test test-slow reliability lint format bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -28,11 +28,14 @@ install: .venv/.synced ## Create the environment from uv.lock
 demo: install ## Run the main job end to end on embedded defaults (data home: ./.loyalty)
 	$(RUN) loyalty demo
 
-test: install ## Run the test suite (slow tests excluded)
-	$(RUN) pytest -m "not slow" -q
+test: install ## Run the test suite (slow and reliability tests excluded)
+	$(RUN) pytest -m "not slow and not reliability" -q
 
 test-slow: install ## Run only the slow tests
 	$(RUN) pytest -m slow -q
+
+reliability: install ## Run the reliability suite (LOYALTY_RELIABILITY_SCALE=0.05 for a quick run)
+	$(RUN) pytest tests/reliability -m reliability -q -s -p no:cacheprovider --durations=10
 
 lint: install ## Lint and check formatting
 	$(RUN) ruff check .
