@@ -72,6 +72,15 @@ class DecisionCore:
             log.warning("%s", exc)
             return None
 
+    def sweep_expired(self, now: float | None = None) -> tuple[int, int]:
+        """Release holds past their TTL and expire overdue reviews (as ``loyalty ledger expire``),
+        so budget held by a crashed caller returns without an operator; returns the counts."""
+        reviews = self.stores.reviews.expire(now)
+        holds = self.stores.ledger.expire(now)
+        if reviews or holds:
+            log.info("expired %d review(s) and %d other hold(s)", reviews, holds)
+        return reviews, holds
+
     def refresh(self) -> bool:
         """Pick up alias moves, policy activations and a new feature snapshot; True on a change."""
         if not self._refresh_lock.acquire(blocking=False):

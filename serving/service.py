@@ -238,6 +238,10 @@ class DecisionService:
                 self.core.refresh()
             except Exception:  # never let the poller die: the next round tries again
                 log.exception("refresh failed")
+            try:
+                self.core.sweep_expired()
+            except Exception as exc:  # a ledger outage: the next round tries again
+                log.warning("expiry sweep failed: %s", exc)
 
     def __is_ready__(self) -> bool:
         """/readyz: models loaded (from the registry or the last known good) and ledger up."""
@@ -331,7 +335,10 @@ class DecisionService:
     def reviews(self, status: str = "pending"):
         from serving import actions
 
-        return actions.review_list(self.core, None if status == "all" else status)
+        try:
+            return actions.review_list(self.core, None if status == "all" else status)
+        except Exception as exc:
+            return _json_error(exc)
 
     @routes.post("/reviews/{review_id}/{verdict}")
     def resolve(self, review_id: str, verdict: str, body: ReviewAction):

@@ -156,6 +156,19 @@ def test_commit_then_cancel_reverses_and_lookup_shows_state(core):
     assert core.stores.audit.verify().ok
 
 
+def test_the_service_sweep_releases_holds_left_past_their_ttl(core):
+    import time
+
+    from serving import actions
+
+    d = _offer_decision(core, "sweep")
+    assert actions.get_decision(core, d["decision_id"])["state"] == "held"
+    _, holds = core.sweep_expired(now=time.time() + 86_400)
+    assert holds >= 1
+    assert actions.get_decision(core, d["decision_id"])["state"] == "expired"
+    assert core.stores.ledger.reconcile() == []
+
+
 def test_review_route_holds_budget_until_approved(core):
     from serving import actions
     from serving.core import ServiceError
