@@ -35,6 +35,19 @@ def env(values: dict[str, str]):
                 os.environ[k] = v
 
 
+def forget_bentoml_metrics() -> None:
+    """Unregister BentoML's request metrics from the process-wide Prometheus registry.
+
+    BentoML registers them when an app's lifespan starts; a second in-process app in the same
+    test session (each test module starts its own) would otherwise fail on duplicates.
+    """
+    from prometheus_client import REGISTRY
+
+    for collector, names in list(REGISTRY._collector_to_names.items()):
+        if any(name.startswith("bentoml_") for name in names):
+            REGISTRY.unregister(collector)
+
+
 def build_home(trained_home: Path, sim_dir: Path, home: Path) -> dict[str, str]:
     """Copy the trained registry, promote every challenger to champion, apply the policies
     (one routed to review) and materialize features; returns the service's environment."""

@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.service_support import build_home, env
+from tests.service_support import build_home, env, forget_bentoml_metrics
 
 TOKEN = "orch-secret-0001"
 LIMIT = 60
@@ -61,6 +61,7 @@ def service(trained_home, sim_dir, tmp_path_factory):
         from serving.service import DecisionService
 
         app = DecisionService.to_asgi()
+        forget_bentoml_metrics()
         with TestClient(app):
             yield app, values
 

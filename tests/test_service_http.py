@@ -15,6 +15,7 @@ from tests.service_support import (
     REVIEWER,
     build_home,
     env,
+    forget_bentoml_metrics,
 )
 
 
@@ -26,6 +27,7 @@ def client(trained_home, sim_dir, tmp_path_factory):
     with env(values):
         from serving.service import DecisionService
 
+        forget_bentoml_metrics()
         with TestClient(DecisionService.to_asgi()) as c:
             yield c
 
