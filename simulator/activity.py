@@ -43,12 +43,19 @@ def visits(
     cust, day = poisson_times(rate, lo, hi, rng)
     n = len(cust)
     abuser = pop.abuser[cust]
-    is_service = np.where(abuser, rng.random(n) < 0.1, rng.random(n) < 0.65)
+    is_service = np.where(abuser, rng.random(n) < 0.1, rng.random(n) < params.SERVICE_SHARE)
+    # engaged customers buy more per visit (more work done, more accessories): a second view of
+    # their engagement besides how often they come; price-sensitive persuadables buy less
+    scale = (
+        pop.engagement[cust] ** params.ENGAGEMENT_TICKET_EXPONENT
+        * np.asarray(params.CLASS_TICKET_FACTOR)[pop.response_class[cust]]
+    )
     amount = np.where(
         abuser,
         rng.uniform(20, 80, n),
-        np.where(
-            is_service, rng.lognormal(np.log(220), 0.6, n), rng.lognormal(np.log(260), 0.9, n)
+        scale
+        * np.where(
+            is_service, rng.lognormal(np.log(220), 0.4, n), rng.lognormal(np.log(140), 0.5, n)
         ),
     )
     partner = pop.partner_idx[cust].astype(np.int16)

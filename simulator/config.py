@@ -22,9 +22,13 @@ SCENARIOS = ("product_launch", "seasonal_swing", "partner_onboarding", "accrual_
 
 
 # --- behaviour (rates are per day unless the name says otherwise) -----------------------------
-VISITS_PER_YEAR = 3.0  # typical customer: two services and a purchase a year
+VISITS_PER_YEAR = 6.0  # typical customer: two services and four purchases (parts, shop) a year
+SERVICE_SHARE = 0.35  # of an honest customer's visits that are services
+ENGAGEMENT_TICKET_EXPONENT = 0.8  # engaged customers also spend more per visit
 LAPSES_PER_YEAR = 0.20  # base hazard of lapsing for a customer of median engagement
-ENGAGEMENT_SIGMA = 0.75  # lognormal spread of latent engagement
+ENGAGEMENT_SIGMA = 0.6  # lognormal spread of latent engagement
+ENGAGEMENT_IDIOSYNCRATIC_SD = 0.75  # of the standardised score; visible traits give the rest
+ENGAGEMENT_TRAIT_MEAN = 0.13  # centres the trait part (acquisition mix, P03 share)
 HAZARD_ENGAGEMENT_EXPONENT = -0.9  # engaged customers lapse less
 SEASON = (0.80, 0.80, 1.10, 1.25, 1.15, 1.00, 0.85, 0.80, 1.10, 1.20, 1.05, 0.90)
 SEASONAL_SWING_GAIN = 2.5  # the swing scenario multiplies the seasonal amplitude by this
@@ -37,7 +41,7 @@ ACCRUAL_CHANGE_EARN_RATE = 0.6  # points per money unit after the rule change (w
 ACCRUAL_CHANGE_HAZARD_FACTOR = 1.5
 ACCRUAL_CHANGE_VISIT_FACTOR = 0.9
 
-ABUSER_SHARE = 0.012
+ABUSER_SHARE = 0.013
 ABUSER_VISITS_PER_YEAR = 80.0
 ABUSER_DETECTION_PER_YEAR = 2.0  # confirmation hazard while an abuser is active
 ABUSER_COLLUSION_BONUS = 3  # points multiplier a colluding dealer grants
@@ -47,17 +51,19 @@ COMPLAINTS_PER_YEAR = 0.12  # scaled by the customer's relative hazard (a lapse 
 
 MARKETING_CONSENT_SHARE = 0.75
 CONSENT_WITHDRAWALS_PER_YEAR = 0.12
-DATA_SHARING_CONSENT_SHARE = 0.6
 
 REDEEM_MIN_POINTS = 500
 ABUSER_REDEEM_MIN_POINTS = 300
 
 OFFER_ACCEPT_DELAY_DAYS = 8.0  # mean days from send to redemption, if accepted
-DECLINE_SHARE = 0.25  # of non-accepting contacts that say no explicitly
+# of non-accepting contacts that say no explicitly, by response class: persuadables weigh an offer
+# and answer, lost causes ignore it, do-not-disturbs object
+CLASS_DECLINE_SHARE = (0.4, 0.3, 0.05, 0.6)
 DND_LAPSE_PER_CONTACT = 0.15  # a do-not-disturb customer lapses at a contact with this chance
-CAMPAIGN_GAP_DAYS = (31, 49)  # > every offer's validity: at most one campaign per offer window
+CAMPAIGN_GAP_DAYS = (31, 45)  # > every offer's validity: at most one campaign per offer window
+CAMPAIGN_TARGET_FRACTION = (0.7, 0.95)  # share of eligible accounts a campaign contacts
 
-TIER_THRESHOLDS = {"basic": 0, "silver": 1_000, "gold": 2_500, "platinum": 6_000}
+TIER_THRESHOLDS = {"basic": 0, "silver": 1_500, "gold": 4_000, "platinum": 10_000}
 
 RESPONSE_CLASSES = ("persuadable", "sure_thing", "lost_cause", "do_not_disturb")
 # logit intercept and value sensitivity per response class
@@ -73,7 +79,15 @@ CLASS_VALUE_SLOPE = {
     "lost_cause": 0.3,
     "do_not_disturb": 0.0,
 }
+# behaviour outside offers that shows the class (persuadables are deal seekers):
+# Beta(a, b) of the chance to redeem points at a visit, and a factor on ticket sizes
+CLASS_REDEEM_BETA = ((8.0, 2.0), (3.0, 3.0), (1.0, 5.0), (2.0, 4.0))
+CLASS_TICKET_FACTOR = (0.6, 1.0, 1.0, 1.0)
+CLASS_DATA_SHARING_SHARE = (0.7, 0.85, 0.35, 0.25)  # who lets partners see their data
 AFFINITY_BONUS = 0.9
+CLASS_ENGAGEMENT_WEIGHT = 2.5  # logit weight of (standardised) engagement on the class
+PREF_RANDOM_SHARE = 0.1  # customers whose preferred offer type is idiosyncratic
+ACCEPT_NOISE_SD = 0.15  # idiosyncratic logit noise of offer take-up
 OFFER_TYPE_EFFECT = {
     "service_voucher": 0.0,
     "accessory_discount": -0.1,

@@ -109,7 +109,8 @@ def respond(
     redeems = accept & (redeem_at - contacts.day <= valid) & (redeem_at < lapse_day[contacts.cust])
     redeems &= redeem_at < end_day
     decline_at = contacts.day + rng.exponential(2.0, len(p))
-    says_no = active & ~accept & (rng.random(len(p)) < params.DECLINE_SHARE)
+    share = np.asarray(params.CLASS_DECLINE_SHARE)[sub.response_class]
+    says_no = active & ~accept & (rng.random(len(p)) < share)
     says_no &= (decline_at - contacts.day <= valid) & (decline_at < lapse_day[contacts.cust])
     # a do-not-disturb contact that drives the customer away answers with a decline at once
     triggered = contacts.dnd_trigger & (lapse_day[contacts.cust] == contacts.day)

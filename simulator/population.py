@@ -19,6 +19,7 @@ from simulator.world import (
     ONBOARDING_PARTNER,
     PRODUCTS,
     REGIONS,
+    SERVICE_NETWORK,
     World,
 )
 
@@ -96,9 +97,49 @@ def _products(world: World, rng: np.random.Generator, day: np.ndarray, partner: 
     return product.astype(np.int8), year, change
 
 
-def _response_class(rng: np.random.Generator, z: np.ndarray, online: np.ndarray) -> np.ndarray:
+def _engagement_score(
+    rng: np.random.Generator, acq: np.ndarray, age: np.ndarray, partner: np.ndarray
+) -> np.ndarray:
+    """Standardised engagement: part visible traits, part personal (about 0.55 of the variance).
+
+    Fleet accounts and referred customers engage more, online sign-ups less; engagement grows
+    with the customer's age; trucks (P03) are working vehicles and come in more often.
+    """
+    traits = (
+        np.array([0.0, -0.6, 0.6, 1.0])[acq]
+        + 0.6 * (age - 50) / 30
+        + 0.6 * (partner == 2)
+        - params.ENGAGEMENT_TRAIT_MEAN
+    )
+    return traits + params.ENGAGEMENT_IDIOSYNCRATIC_SD * rng.normal(0, 1, len(acq))
+
+
+def _response_class(
+    rng: np.random.Generator,
+    z: np.ndarray,
+    acq: np.ndarray,
+    age: np.ndarray,
+    product_age: np.ndarray,
+    partner: np.ndarray,
+    region: np.ndarray,
+) -> np.ndarray:
+    """Response class from traits a marketer sees: engagement, acquisition, age, product age.
+
+    Engaged customers are mostly sure things, disengaged ones lost causes; fleet accounts and
+    older customers rarely respond, referred customers readily; customers who joined online and
+    young customers are the ones who resent contact; owners of old products and customers of the
+    independent service network watch the value of an offer (persuadable).
+    """
+    online, referral, fleet = acq == 1, acq == 2, acq == 3
+    w = params.CLASS_ENGAGEMENT_WEIGHT
     logits = np.stack(
-        [np.zeros_like(z), 1.2 * z - 0.5, -1.0 * z - 0.2, -1.6 + 0.8 * online], axis=1
+        [
+            5.5 * (product_age >= 6) + 4.0 * (partner == SERVICE_NETWORK) + 2.0 * (region == 2),
+            w * z - 1.4 + 5.5 * referral - 7.0 * fleet + 2.0 * (region == 1),
+            -0.7 * w * z - 1.4 + 8.0 * fleet + 5.5 * (age >= 65) + 2.0 * (region == 0),
+            -6.0 + 7.0 * online + 4.0 * (age < 35),
+        ],
+        axis=1,
     )
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
@@ -106,13 +147,29 @@ def _response_class(rng: np.random.Generator, z: np.ndarray, online: np.ndarray)
     return (u > np.cumsum(p, axis=1)).sum(axis=1).astype(np.int8)
 
 
-def _pref_type(rng: np.random.Generator, product: np.ndarray, age: np.ndarray, z: np.ndarray):
+# preferred offer type by product: compact, sedan, suv, van, pickup, ev_crossover
+_PRODUCT_PREF = np.array([2, 1, 1, 0, 0, 1])
+
+
+def _pref_type(
+    rng: np.random.Generator, product: np.ndarray, age: np.ndarray, online: np.ndarray
+) -> np.ndarray:
+    """Preferred offer type, mostly from the product (its kind and age) and the channel."""
     n = len(product)
-    pref = rng.integers(0, len(OFFER_TYPES), n)
-    pref = np.where((age >= 6) & (rng.random(n) < 0.6), 0, pref)
-    pref = np.where((product == NEW_PRODUCT_IDX) & (rng.random(n) < 0.5), 1, pref)
-    pref = np.where((z > 1) & (rng.random(n) < 0.5), 2, pref)
+    pref = _PRODUCT_PREF[product]
+    pref = np.where(age >= 5, 0, pref)  # an ageing product needs service
+    pref = np.where(age >= 9, 3, pref)  # an old one is due for replacement
+    pref = np.where(online, 2, pref)  # app users collect points
+    random = rng.random(n) < params.PREF_RANDOM_SHARE
+    pref = np.where(random, rng.integers(0, len(OFFER_TYPES), n), pref)
     return pref.astype(np.int8)
+
+
+def _redeem_propensity(rng: np.random.Generator, klass: np.ndarray) -> np.ndarray:
+    """Chance of redeeming points at a visit when the balance allows: deal seekers (persuadables)
+    cash in at once, sure things often, lost causes and do-not-disturbs let points pile up."""
+    a, b = (np.array(x)[klass] for x in zip(*params.CLASS_REDEEM_BETA, strict=True))
+    return rng.beta(a, b)
 
 
 def draw_population(world: World, rng: np.random.Generator, customer_ids: np.ndarray) -> Population:
@@ -123,15 +180,18 @@ def draw_population(world: World, rng: np.random.Generator, customer_ids: np.nda
     region = np.where(partner == ONBOARDING_PARTNER, rng.choice([0, 4], n), region).astype(np.int8)
     acq = rng.choice(len(ACQUISITION), n, p=[0.45, 0.3, 0.15, 0.1]).astype(np.int8)
     product, year, change = _products(world, rng, day, partner)
-    z = rng.normal(0, 1, n)
+    enrol_year = world.calendar_year[world.month_index(day)]
+    birth_year = rng.integers(1945, 2004, n).astype(np.int16)
+    z = _engagement_score(rng, acq, enrol_year - birth_year, partner)
     engagement = np.exp(params.ENGAGEMENT_SIGMA * z) * np.where(
         partner == ONBOARDING_PARTNER, 1.2, 1.0
     )
     abuser = rng.random(n) < params.ABUSER_SHARE
     online = acq == 1
-    klass = np.where(abuser, 1, _response_class(rng, z, online)).astype(np.int8)
-    enrol_year = world.calendar_year[world.month_index(day)]
-    pref = _pref_type(rng, product, enrol_year - year, z)
+    age = enrol_year - birth_year
+    klass = _response_class(rng, z, acq, age, enrol_year - year, partner, region)
+    klass = np.where(abuser, 1, klass).astype(np.int8)
+    pref = _pref_type(rng, product, enrol_year - year, online)
     consent = rng.random(n) < np.where(online, 0.85, params.MARKETING_CONSENT_SHARE)
     withdraw = np.where(
         consent, day + rng.exponential(365 / params.CONSENT_WITHDRAWALS_PER_YEAR, n), np.inf
@@ -149,7 +209,7 @@ def draw_population(world: World, rng: np.random.Generator, customer_ids: np.nda
         partner_idx=partner,
         region=region,
         acquisition=acq,
-        birth_year=rng.integers(1945, 2004, n).astype(np.int16),
+        birth_year=birth_year,
         product0=product,
         product_year0=year,
         change_month=change,
@@ -157,13 +217,13 @@ def draw_population(world: World, rng: np.random.Generator, customer_ids: np.nda
         abuser=abuser,
         response_class=klass,
         pref_type=pref,
-        accept_noise=rng.normal(0, 0.5, n),
+        accept_noise=rng.normal(0, params.ACCEPT_NOISE_SD, n),
         marketing_consent=consent,
         withdraw_day=withdraw,
-        data_sharing=rng.random(n) < params.DATA_SHARING_CONSENT_SHARE,
+        data_sharing=rng.random(n) < np.asarray(params.CLASS_DATA_SHARING_SHARE)[klass],
         home_dealer=home_dealer,
         collusion_dealer=rng.integers(0, 3, n).astype(np.int16),
-        redeem_propensity=np.where(abuser, 0.9, rng.beta(2, 3, n)),
+        redeem_propensity=np.where(abuser, 0.9, _redeem_propensity(rng, klass)),
         base_visit=np.where(
             abuser, params.ABUSER_VISITS_PER_YEAR, params.VISITS_PER_YEAR * engagement
         )

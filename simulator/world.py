@@ -173,7 +173,7 @@ def _campaigns(
             offer = rng.choice(catalogue, p=_campaign_mix(offers, catalogue))
             # campaigns go out during the working day, at a whole minute
             when = np.floor(day) + np.round(rng.uniform(8 / 24, 18 / 24) * 1440) / 1440
-            rows.append((cidx, when, int(offer), rng.uniform(0.25, 0.5)))
+            rows.append((cidx, when, int(offer), rng.uniform(*params.CAMPAIGN_TARGET_FRACTION)))
             day += rng.integers(params.CAMPAIGN_GAP_DAYS[0], params.CAMPAIGN_GAP_DAYS[1] + 1)
     out = pd.DataFrame(rows, columns=["contract_idx", "day", "offer_idx", "target_fraction"])
     out.insert(0, "campaign_idx", np.arange(len(out)))
