@@ -67,6 +67,12 @@ OTHERS = (
     "redeem_to_earn_365d",
     "offer_response_rate_365d",
     "accrual_velocity_30d",
+    "visits_per_year_all",
+    "avg_ticket_all",
+    "redemptions_per_visit_all",
+    "offers_received_all",
+    "offer_response_rate_all",
+    "offer_decline_rate_all",
 )
 COLUMNS = (  # the event columns these features read
     "customer_id",
@@ -129,7 +135,8 @@ def customer_features(events: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, fl
     for name, types, column, windows in SUMS:
         out |= {f"{name}_{w}d": c.total(types, column, w) for w in windows}
     out |= {name: c.days_since_last(types) for name, types in LAST.items()}
-    return out | _state(c) | _flags(c) | _derived(out)
+    state = _state(c)
+    return out | state | _flags(c) | _derived(out) | _whole_history(c, state["tenure_days"])
 
 
 class _Customer:
@@ -199,6 +206,21 @@ def _flags(c: _Customer) -> dict[str, int]:
     small = c.of(("purchase",), 90) & (c.events["amount"] < 100)
     suspected = c.of(("account_flagged",), 365) & (c.events["flag_status"] == "suspected")
     return {"small_purchases_90d": int(small.sum()), "suspected_flags_365d": int(suspected.sum())}
+
+
+def _whole_history(c: _Customer, tenure_days: float) -> dict[str, float | int]:
+    """Habits over every event before T (feature set v3)."""
+    visit_types = ("purchase", "service_visit")
+    visits = c.count(visit_types)
+    sent = c.count(("offer_sent",))
+    return {
+        "visits_per_year_all": visits * 365.0 / max(tenure_days, 30.0),
+        "avg_ticket_all": c.total(visit_types, "amount") / max(visits, 1),
+        "redemptions_per_visit_all": min(c.count(("points_redeemed",)) / max(visits, 1), 1.0),
+        "offers_received_all": sent,
+        "offer_response_rate_all": min(c.count(("offer_redeemed",)) / max(sent, 1), 1.0),
+        "offer_decline_rate_all": min(c.count(("offer_declined",)) / max(sent, 1), 1.0),
+    }
 
 
 def _derived(f: dict[str, Any]) -> dict[str, float]:

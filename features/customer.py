@@ -196,6 +196,22 @@ def _offers_and_risk(q: Query, s: dict) -> dict:
     return out
 
 
+def _whole_history(q: Query, s: dict, tenure_days: np.ndarray) -> dict:
+    """Habits over the whole history before T: long-tenured customers show them more reliably
+    than any one year does (how often they come, what they spend, how they treat points/offers)."""
+    visits = q.count(s["visit"])
+    per_visit = np.maximum(visits, 1)
+    sent = np.maximum(q.count(s["sent"]), 1)
+    return {
+        "visits_per_year_all": visits * 365.0 / np.maximum(tenure_days, 30.0),
+        "avg_ticket_all": q.total(s["visit"], "amount") / per_visit,
+        "redemptions_per_visit_all": np.minimum(q.count(s["redeemed"]) / per_visit, 1.0),
+        "offers_received_all": q.count(s["sent"]),
+        "offer_response_rate_all": np.minimum(q.count(s["offer_redeemed"]) / sent, 1.0),
+        "offer_decline_rate_all": np.minimum(q.count(s["declined"]) / sent, 1.0),
+    }
+
+
 def compute_features(
     tl: Timeline, customer_ids, as_of, refs: References | None = None
 ) -> pd.DataFrame:
@@ -212,6 +228,7 @@ def compute_features(
         | _points(tl, q, s)
         | _offers_and_risk(q, s)
     )
+    values |= _whole_history(q, s, values["tenure_days"])
     values |= dealer_mix(tl, q, window_days=365)
     frame = pd.DataFrame(
         {"customer_id": ids, "as_of": pd.to_datetime(q.as_of_us, unit="us", utc=True)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SET_VERSION = 2  # 2: month_of_year (seasonality)
+FEATURE_SET_VERSION = 3  # 2: month_of_year (seasonality); 3: whole-history habits
 # event columns no feature or label reads: validated, then dropped before building (memory)
 UNUSED_EVENT_COLUMNS = ("channel", "reason", "schema_version")
 WINDOWS = (7, 30, 90, 365)
@@ -136,6 +136,13 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
     _days("days_since_last_offer", "Days since the last offer sent."),
     _days("days_since_last_offer_redeemed", "Days since the last offer redeemed."),
+    # whole-history habits (everything before T): steadier than one year for long tenures
+    _amount("visits_per_year_all", "Visits per year of tenure (at least 30 days), whole history."),
+    _amount("avg_ticket_all", "Mean amount per purchase or service visit, whole history."),
+    _share("redemptions_per_visit_all", "Points redemptions per visit, whole history, capped."),
+    _count("offers_received_all", "Offers sent before T."),
+    _share("offer_response_rate_all", "Offers redeemed per offer sent, whole history, capped."),
+    _share("offer_decline_rate_all", "Offers declined per offer sent, whole history, capped."),
     # abuse signals
     _amount("accrual_velocity_30d", "Points accrued per day over the 30 days before T."),
     _count("small_purchases_90d", "Purchases under 100 money units in the 90 days before T."),
