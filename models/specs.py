@@ -12,7 +12,7 @@ KINDS = ("churn", "propensity", "risk")
 
 BASE_PARAMS: dict = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    "learning_rate": 0.1,  # 0.05 took about twice the rounds for the same holdout AUC
     "num_leaves": 31,
     "min_data_in_leaf": 200,
     "feature_fraction": 0.8,
@@ -32,8 +32,8 @@ class ModelSpec:
     keys: tuple[str, ...]
     params: dict = field(default_factory=lambda: dict(BASE_PARAMS))
     calibration: str = "isotonic"  # "isotonic" | "sigmoid"
-    num_boost_round: int = 1000
-    early_stopping_rounds: int = 50
+    num_boost_round: int = 500
+    early_stopping_rounds: int = 30
     # +1: the score never falls as the feature rises (all else equal); -1: never rises
     monotone: dict[str, int] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
@@ -71,7 +71,16 @@ SPECS: dict[str, ModelSpec] = {
         label_definition="the account is confirmed abusive in (T, T + horizon]",
         keys=("customer_id", "snapshot", "as_of"),
         calibration="sigmoid",
-        params={**BASE_PARAMS, "min_data_in_leaf": 50, "scale_pos_weight": 1.0},
+        # ~0.1% positives make the early-stopping AUC noisy: at 0.1 and 30 rounds of patience
+        # the fit stopped after one tree (holdout PR AUC 0.34 instead of 0.42)
+        params={
+            **BASE_PARAMS,
+            "learning_rate": 0.05,
+            "min_data_in_leaf": 50,
+            "scale_pos_weight": 1.0,
+        },
+        num_boost_round=1000,
+        early_stopping_rounds=50,
         review_share=0.005,
     ),
 }
