@@ -233,33 +233,45 @@ def test_a_risk_model_that_floods_the_review_queue_fails_only_the_replay(env: En
     good = aliases(env.home, "risk")["champion"]
     package = load_package(env.home, "risk", good)
     rows = last_snapshot_rows(env.dataset, "risk")
-    flooding = _review_flooding(package, rows, share=0.013)
+    flooding = _review_flooding(package, rows, share=0.012)
     # as training would log it: the variant's own predictions on its reference rows
     reference = reference_of(env.home, "risk", good)
     reference["prediction"] = flooding.predict(reference)
     variant = register_package(env.home, "risk", flooding, reference)
     _reset(env, "risk", champion=good, challenger=variant)
-    code, result = _gate(env, "risk")
-    assert code == 1
-    assert result["failed"] == ["replay.review_rate"]
+    # lifting accounts that are almost never abusive to 0.3 costs calibration in proportion to
+    # how many are lifted (about half their share here): the config leaves room for that, so
+    # this variant is refused by the replay alone
+    config = env.tmp / "flooding.yaml"
+    config.write_text("gate:\n  kinds:\n    risk:\n      quality: {max_ece_increase: 0.02}\n")
+    code, result = _gate(env, "risk", "--config", config)
     checks = _checks(result)
+    assert code == 1
+    figures = {k: (c["value"], c["threshold"]) for k, c in checks.items() if "value" in c}
+    assert result["failed"] == ["replay.review_rate"], figures
     assert checks["quality.roc_auc"]["value"] == pytest.approx(0.0, abs=1e-9)
 
 
 def _review_flooding(package, rows: pd.DataFrame, share: float):
-    """The same booster and ranking, but the top ``share`` of accounts scored just above the
-    review threshold (0.3): calibration barely moves, the review queue fills."""
+    """The same booster and ranking, but the ``share`` of accounts ranked just below those
+    already sent to review (score >= 0.3) scored just above 0.3: calibration barely moves (the
+    accounts the model flags keep their scores), the review queue fills. Whole blocks of tied
+    raw scores move together, so the band is chosen over distinct raw values."""
     from dataclasses import replace
 
     from models.calibration import Calibrator
 
     raw = package.raw_scores(package.matrix(rows))
-    cut = float(np.quantile(raw, 1 - share))
-    grid = np.unique(np.quantile(raw[raw < cut], np.linspace(0, 1, 400)))
-    top = max(float(raw.max()), cut) + 1e-9
-    x = [*grid, cut - 1e-12, cut, top]
-    below = float(package.calibrator(np.array([cut - 1e-12]))[0])
-    y = [*package.calibrator(grid), below, 0.30, 0.34]
+    flagged = raw[package.calibrator(raw) >= 0.30]
+    hi = float(flagged.min()) if len(flagged) else float(raw.max()) + 1e-9
+    values, counts = np.unique(raw[raw < hi], return_counts=True)
+    covered = np.cumsum(counts[::-1])
+    lo = float(values[::-1][np.searchsorted(covered, share * len(raw))])
+    grid = np.unique(np.quantile(raw, np.linspace(0, 1, 400)))
+    below, above = grid[grid < lo], grid[grid >= hi]
+    x = [*below, lo - 1e-12, lo, hi - 1e-12, *above]
+    at = package.calibrator(np.array([lo - 1e-12]))
+    y = [*package.calibrator(below), float(at[0]), 0.3001, 0.3004, *package.calibrator(above)]
     return replace(package, calibrator=Calibrator("isotonic", x=tuple(x), y=tuple(y)))
 
 
