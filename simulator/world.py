@@ -122,7 +122,10 @@ def _contracts(cfg: params.SimConfig, partners: pd.DataFrame) -> pd.DataFrame:
             "ends_at": partners["joined_at"] + pd.DateOffset(years=6),
             "budget_period": "quarter",
             # about 120 points a customer a quarter: campaigns exhaust it in busy quarters
-            "budget_points_per_period": (np.ceil(expected * 120 / 1000) * 1000).astype("int64"),
+            # and at least twice the dearest offer, so a small ecosystem can grant every offer
+            "budget_points_per_period": np.maximum(
+                np.ceil(expected * 120 / 1000) * 1000, 2 * max(o[2] for o in _OFFERS)
+            ).astype("int64"),
             "cost_per_point": 0.01,
             "currency": "EUR",
             "data_sharing_partners": partners["partner_id"].map(SHARING),

@@ -52,3 +52,16 @@ def test_a_simulated_policy_offers_something_to_an_at_risk_customer(sim_dir: Pat
         Scores(0.01, 0.05, {o.offer.offer_id: 0.02 for o in cp.offers}),
     )
     assert low.offer_id is None
+
+
+def test_a_small_ecosystem_writes_valid_policies_too(tmp_path: Path) -> None:
+    """Budgets scale with the customers; the dearest offer must still fit a small contract's."""
+    from simulator.config import make_config
+    from simulator.policies import write_policies
+    from simulator.world import build_world
+
+    files = write_policies(build_world(make_config(500, seed=3)), tmp_path)
+    assert len(files) >= 4
+    for file in files:
+        result = validate_file(file)
+        assert result.ok, [str(i) for i in result.issues]
