@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,9 @@ class FeatureContract:
     def names(self) -> list[str]:
         return [f["name"] for f in self.features]
 
-    @property
+    @cached_property
     def hash(self) -> str:
+        """Content hash; cached, as the contract is immutable and the service asks per request."""
         body = json.dumps({"version": self.version, "features": self.features}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 

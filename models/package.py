@@ -138,18 +138,42 @@ def _small_matrix(contract: FeatureContract, frame: pd.DataFrame) -> np.ndarray:
 
 
 def encode_values(contract: FeatureContract, values) -> np.ndarray:
-    """Rows of plain values in contract order -> the float64 matrix (categories as codes)."""
+    """Rows of plain values in contract order -> the float64 matrix (categories as codes).
+
+    Numbers convert in one vectorized cast (None becomes NaN); only when that cast fails does
+    the per-value path run, to name the row and feature at fault."""
+    numeric, categorical = _encoding_plan(contract)
     values = np.asarray(values, dtype=object).reshape(-1, len(contract.features))
     out = np.empty(values.shape, dtype=np.float64)
-    for j, spec in enumerate(contract.features):
-        column = values[:, j]
-        if spec["dtype"] == "category":
-            neutral = str(spec.get("neutral") or "unknown")
-            codes, fallback = _level_codes(tuple(spec["categories"]), neutral)
-            out[:, j] = [codes.get(_label(v, neutral), fallback) for v in column]
-        else:
-            out[:, j] = [_number(v, spec["name"], row) for row, v in enumerate(column)]
+    try:
+        out[:, numeric] = values[:, numeric].astype(np.float64)
+    except (TypeError, ValueError):
+        for j in numeric:
+            name = contract.features[j]["name"]
+            out[:, j] = [_number(v, name, row) for row, v in enumerate(values[:, j])]
+    for j, codes, fallback, neutral in categorical:
+        out[:, j] = [codes.get(_label(v, neutral), fallback) for v in values[:, j]]
     return out
+
+
+_PLANS: dict[str, tuple[np.ndarray, list]] = {}
+
+
+def _encoding_plan(contract: FeatureContract) -> tuple[np.ndarray, list]:
+    """Per contract (by hash): the numeric column indices and, per categorical column, its
+    level codes, fallback code and neutral level."""
+    plan = _PLANS.get(contract.hash)
+    if plan is None:
+        numeric, categorical = [], []
+        for j, spec in enumerate(contract.features):
+            if spec["dtype"] == "category":
+                neutral = str(spec.get("neutral") or "unknown")
+                codes, fallback = _level_codes(tuple(spec["categories"]), neutral)
+                categorical.append((j, codes, fallback, neutral))
+            else:
+                numeric.append(j)
+        plan = _PLANS[contract.hash] = (np.asarray(numeric, dtype=np.intp), categorical)
+    return plan
 
 
 def _label(value, neutral: str) -> str:

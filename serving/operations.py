@@ -228,13 +228,19 @@ def _lines(cp, pseudo: str, offer_id: str, period: str, amount: int):
 
 
 def _remaining(core, cp, pseudo: str, period: str):
-    """Points left per scope, in one ledger read (arbitration decides; the ledger enforces)."""
-    from guardrails.decision import Remaining
+    """Points left per scope, in one ledger read (arbitration decides; the ledger enforces).
 
-    by_offer = {
-        co.offer.offer_id: _lines(cp, pseudo, co.offer.offer_id, period, 0) for co in cp.offers
-    }
-    ids = sorted({ln.scope.id for lines in by_offer.values() for ln in lines})
+    The contract, partner and customer lines are the same for every offer: they are built once,
+    and only each offer's own scope per offer."""
+    from guardrails.decision import Remaining
+    from guardrails.ledger.model import Line, Scope, ScopeKind
+
+    first = _lines(cp, pseudo, cp.offers[0].offer.offer_id, period, 0)
+    offer_lines = [
+        Line(Scope(ScopeKind.OFFER, co.offer.offer_id, period), 0, co.offer.points_per_period)
+        for co in cp.offers
+    ]
+    ids = sorted({ln.scope.id for ln in (*first, *offer_lines)})
     balances = core.stores.ledger.balances_of(ids)
 
     def left(line) -> int | None:
@@ -243,9 +249,8 @@ def _remaining(core, cp, pseudo: str, period: str):
         b = balances.get(line.scope.id)
         return line.limit - (b.reserved + b.committed if b else 0)
 
-    first = next(iter(by_offer.values()))
     contract = min(
         (v for v in (left(first[0]), *(left(x) for x in first[4:])) if v is not None), default=None
     )
-    offers = {oid: v for oid, lines in by_offer.items() if (v := left(lines[3])) is not None}
+    offers = {ln.scope.key: v for ln in offer_lines if (v := left(ln)) is not None}
     return Remaining(contract=contract, customer=left(first[2]), offers=offers)
