@@ -2,12 +2,13 @@
 
 Starts a real ``loyalty serve`` on the demo's data home (its registered models, reason codes and
 shadow scoring on, the durable SQLite ledger) and ``mlflow models serve --env-manager local`` on
-the same churn champion, both on free 127.0.0.1 ports, then measures with one asyncio client
-(aiohttp): single-record latency (one request at a time) and throughput with 8 concurrent
-clients for MLflow's ``/invocations``, the service's ``/score`` (one customer, three models, no
-reason codes) and ``/decide`` (three models, reason codes, guardrails, durable reservation, audit
-write, shadow scoring), and for the two service endpoints p99 at a paced 100 requests/s (latency
-counted from each request's scheduled start).
+the same churn champion, both on free 127.0.0.1 ports with the same number of worker processes
+(``--workers``, 2 by default: one per core of the reference machine), then measures with one
+asyncio client (aiohttp): single-record latency (one request at a time) and throughput with 8
+concurrent clients for MLflow's ``/invocations``, the service's ``/score`` (one customer, three
+models, no reason codes) and ``/decide`` (three models, reason codes, guardrails, durable
+reservation, audit write, shadow scoring), and for the two service endpoints p99 at a paced 100
+requests/s (latency counted from each request's scheduled start).
 
 Targets (issue 8): ``/score`` throughput >= 4x MLflow's, p99 <= 10 ms at 100/s; ``/decide`` p99
 <= 25 ms at 100/s, throughput >= 2x MLflow's. Every response must be 2xx, and the decision
@@ -19,7 +20,7 @@ champion yet), a challenger of another version for shadow scoring (a second regi
 the same artifacts, when there is none) and the contract policies applied. The record says
 which of these it did.
 
-    uv run python bench/bench_service.py [--home DIR] [--seconds 10] [--runs 3]
+    uv run python bench/bench_service.py [--home DIR] [--seconds 10] [--runs 3] [--workers 2]
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--single", type=int, default=300, help="sequential requests per run")
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (median)")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes, service and MLflow alike"
+    )
     parser.add_argument("--contract", default="C-P01")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "service.json")
     return parser.parse_args()
@@ -188,11 +191,11 @@ def loyalty_server(home: Path, port: int, workers: int, log: Path) -> Server:
     return Server("loyalty serve", cmd, env, f"http://127.0.0.1:{port}/readyz", log)
 
 
-def mlflow_server(home: Path, port: int, log: Path) -> Server:
+def mlflow_server(home: Path, port: int, workers: int, log: Path) -> Server:
     uri = f"sqlite:///{(home / 'mlflow.db').resolve()}"
     mlflow = str(Path(sys.executable).with_name("mlflow"))
     cmd = [mlflow, "models", "serve", "-m", "models:/loyalty-churn@champion", "--env-manager",
-           "local", "--host", "127.0.0.1", "-p", str(port), "--workers", "1"]  # fmt: skip
+           "local", "--host", "127.0.0.1", "-p", str(port), "--workers", str(workers)]  # fmt: skip
     env = _env(home, MLFLOW_TRACKING_URI=uri, MLFLOW_REGISTRY_URI=uri)
     return Server("mlflow models serve", cmd, env, f"http://127.0.0.1:{port}/ping", log)
 
@@ -410,7 +413,7 @@ def run(args: argparse.Namespace, home: Path) -> dict:
         seq_before = audit_head(home)
         with (
             loyalty_server(home, svc_port, args.workers, Path(logs) / "svc.log"),
-            mlflow_server(home, ml_port, Path(logs) / "mlflow.log"),
+            mlflow_server(home, ml_port, args.workers, Path(logs) / "mlflow.log"),
         ):
             load_before = os.getloadavg()
             runs = asyncio.run(measure(targets, args))
@@ -452,7 +455,7 @@ def finish(args, setup, runs, targets, counts, loads) -> dict:
             "service": f"loyalty serve, {args.workers} worker(s), shadow scoring on, reason "
             "codes for churn and risk on /decide, ledger sqlite (WAL, synchronous=FULL)",
             "mlflow": "mlflow models serve -m models:/loyalty-churn@champion --env-manager "
-            "local --workers 1",
+            f"local --workers {args.workers} (as many as the service's)",
             "data_home": "reused (--home)" if args.home else "scratch, built by loyalty demo",
             "contract": args.contract,
             "models": setup["versions"],

@@ -24,8 +24,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEED_AS_OF = ("2024-12-01", "2025-03-01", "2025-06-01", "2025-09-01")
-QUALITY_AS_OF = ("2024-06-01", "2024-09-01", *SPEED_AS_OF)
+# Churn is seasonal: every month the split judges on (the holdout's, and the early-stopping
+# snapshot's, which is also in the calibration fold) must be a training month a year earlier, or
+# no model learns its level. Measured: Dec/Mar/Jun/Sep gave the September holdout a churn ECE of
+# 0.10, Sep/Dec/Jun/Sep 0.026 (June untrained), Jun/Sep/Jun/Sep: see BENCHMARKS.md.
+SPEED_AS_OF = ("2024-06-01", "2024-09-01", "2025-06-01", "2025-09-01")
+QUALITY_AS_OF = ("2024-06-01", "2024-09-01", "2024-12-01", "2025-03-01", "2025-06-01", "2025-09-01")
 KINDS = ("churn", "propensity", "risk")
 TARGET_S, TARGET_RATIO, TARGET_ECE = 300.0, 0.97, 0.02
 
@@ -37,7 +41,8 @@ def loyalty(*args: str, env: dict | None = None) -> None:
 
 def ecosystem(work: Path, customers: int, seed: int, as_of: tuple[str, ...]) -> Path:
     """Simulate and build the training sets once; reused by later runs of the bench."""
-    sim, ds = work / f"sim-{customers}-{seed}", work / f"ds-{customers}-{seed}-{len(as_of)}"
+    first = as_of[0].replace("-", "")
+    sim, ds = work / f"sim-{customers}-{seed}", work / f"ds-{customers}-{seed}-{len(as_of)}-{first}"
     if not (sim / "manifest.json").exists():
         loyalty(
             "simulate",
@@ -153,6 +158,14 @@ def speed_row(dataset: Path, args) -> dict:
         "target_s": TARGET_S,
         "time_ok": statistics.median(seconds) <= TARGET_S,
         **{f"{k}_roc_auc_over_oracle": runs[0][1][k]["roc_auc_over_oracle"] for k in KINDS},
+        **{f"{k}_ece": runs[0][1][k]["ece"] for k in KINDS},
+        # subsampling is allowed only where the quality bar still holds on the full holdout
+        "quality_ok": all(
+            runs[0][1][k]["roc_auc_over_oracle"] >= TARGET_RATIO
+            and runs[0][1][k]["ece"] <= TARGET_ECE
+            for k in KINDS
+        ),
+        "snapshots_at": list(SPEED_AS_OF),
     }
 
 

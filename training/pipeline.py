@@ -34,6 +34,7 @@ class TrainOutcome:
     split_counts: dict[str, int]
     best_iteration: int
     seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +62,27 @@ def prepare(dataset: Path, kind: str, config: TrainConfig) -> Prepared:
         train_rows = np.sort(rng.choice(train_rows, config.max_train_rows, replace=False))
     x = feature_matrix(data.contract, data.frame, kind)
     return Prepared(data, split, x, train_rows)
+
+
+def season_gap(prepared: Prepared) -> str | None:
+    """Why a seasonal model may be miscalibrated: the holdout's or the early-stopping snapshot's
+    calendar month (the latter is also in the calibration fold) is in no training snapshot, so
+    what ``month_of_year`` means there was never learned and calibration cannot repair it.
+    Measured at 1M customers: a September holdout's churn ECE was 0.10 with Dec/Mar training
+    snapshots, 0.026 with an untrained June in the calibration fold, 0.005 with both covered."""
+    if "month_of_year" not in prepared.data.contract.names:
+        return None
+    snaps = prepared.split.snapshots
+    train_months = sorted({s.month for s in snaps[:-2]})
+    judged = {"holdout": snaps[-1], "early-stopping": snaps[-2]}
+    missing = [f"{name} {s.date()}" for name, s in judged.items() if s.month not in train_months]
+    if not missing:
+        return None
+    return (
+        f"{' and '.join(missing)} fall in months no training snapshot has (training months "
+        f"{train_months}): seasonal effects there cannot be learned and calibration may be off; "
+        "add snapshots from the same months a year earlier"
+    )
 
 
 def fit(prepared: Prepared, kind: str, config: TrainConfig, report: Report):

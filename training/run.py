@@ -16,7 +16,7 @@ from training import tracking
 from training.config import TrainConfig
 from training.data import dataset_fingerprint
 from training.evaluation import holdout_metrics, reference_sample, write_json, write_plots
-from training.pipeline import Prepared, Report, TrainOutcome, fit, prepare
+from training.pipeline import Prepared, Report, TrainOutcome, fit, prepare, season_gap
 
 
 def train_kind(
@@ -37,6 +37,7 @@ def train_kind(
         report(f"{kind}: logging to MLflow and registering as challenger")
         outcome = _log_and_register(client, folder, prepared, package, params, metrics, settings)
     clock["done"] = time.perf_counter()
+    outcome.warnings = [w for w in (season_gap(prepared),) if w]
     outcome.seconds = {
         "prepare": clock["prepared"] - clock["start"],
         "fit": clock["fitted"] - clock["prepared"],
@@ -104,6 +105,8 @@ def _log_and_register(client, folder, prepared, package, params, metrics, settin
         mlflow.log_params(_flat_params(package.metadata, params))
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.set_tags({"kind": kind, "feature_contract_hash": prepared.data.contract.hash})
+        if gap := season_gap(prepared):
+            mlflow.set_tag("warning_season", gap)
         for sub in ("plots", "reference"):
             if (folder / sub).exists():
                 mlflow.log_artifacts(str(folder / sub), artifact_path=sub)

@@ -45,6 +45,8 @@ def run_training(
                 continue
             outcomes.append(outcome)
             console.print(f"[green]✓[/] {kind}: {outcome.registered_name} v{outcome.version}")
+            for warning in outcome.warnings:
+                console.print(f"[yellow]warning[/] {kind}: {warning}")
     if outcomes:
         console.print(_table(outcomes))
     console.print(
