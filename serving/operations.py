@@ -98,8 +98,9 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     rows = Rows([row], offers)  # each model's matrix is built once, shadow models included
     scored, fx = predict(models, rows), factors(models, rows)
     scores = scores_for(0, scored, offers, fx)
+    own = core.stores.ledger.find(req.idempotency_key)  # left by an attempt that never answered
     decision, reservation, review = _guardrails(
-        core, cp, req, row, st, scores, now, decision_id, payload_digest
+        core, cp, req, row, st, scores, now, decision_id, payload_digest, own
     )
     # the challengers read the matrices built above: shadow scoring costs only their trees
     shadow = predict(models, rows, shadow=True) if models.challengers else {}
@@ -155,8 +156,13 @@ def _utc(when: dt.datetime) -> dt.datetime:
     return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
-def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_digest):
-    """Contact state and budget left -> arbitration -> atomic reservation -> review."""
+def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_digest, own):
+    """Contact state and budget left -> arbitration -> atomic reservation -> review.
+
+    ``own``: the key's reservation when an earlier attempt reserved and then failed before its
+    answer was recorded (a crash, an outage). Deciding again counts that hold as free budget, so
+    the decision comes out as the first attempt's did and the ledger hands back the same hold,
+    instead of the hold blocking its own offer."""
     from guardrails.decision import Consent, ContactState, Request
     from guardrails.ledger import IdempotencyConflictError
     from guardrails.periods import period_key
@@ -170,7 +176,7 @@ def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_d
     state = ContactState(st.contacts, st.declines, grants, consent)
     pseudo = core.stores.pseudonymizer.customer(req.customer_id)
     request = Request(now, req.channel, req.partner_id, req.event)
-    remaining = _remaining(core, cp, pseudo, period)
+    remaining = _remaining(core, cp, pseudo, period, own)
     decision = cp.decide(features, request, state, scores, remaining=remaining)
     if decision.offer_id is None or decision.route == "reject":
         return decision, None, None
@@ -227,7 +233,7 @@ def _lines(cp, pseudo: str, offer_id: str, period: str, amount: int):
     )
 
 
-def _remaining(core, cp, pseudo: str, period: str):
+def _remaining(core, cp, pseudo: str, period: str, own=None):
     """Points left per scope, in one ledger read (arbitration decides; the ledger enforces).
 
     The contract, partner and customer lines are the same for every offer: they are built once,
@@ -243,14 +249,26 @@ def _remaining(core, cp, pseudo: str, period: str):
     ids = sorted({ln.scope.id for ln in (*first, *offer_lines)})
     balances = core.stores.ledger.balances_of(ids)
 
+    held_by_key = _held_amounts(own)
+
     def left(line) -> int | None:
         if line.limit is None:
             return None
         b = balances.get(line.scope.id)
-        return line.limit - (b.reserved + b.committed if b else 0)
+        used = b.reserved + b.committed if b else 0
+        return line.limit - used + held_by_key.get(line.scope.id, 0)
 
     contract = min(
         (v for v in (left(first[0]), *(left(x) for x in first[4:])) if v is not None), default=None
     )
     offers = {ln.scope.key: v for ln in offer_lines if (v := left(ln)) is not None}
     return Remaining(contract=contract, customer=left(first[2]), offers=offers)
+
+
+def _held_amounts(own) -> dict[str, int]:
+    """Per scope, what the key's own still-held reservation takes (nothing when there is none)."""
+    from guardrails.ledger.model import Status
+
+    if own is None or own.status is not Status.HELD:
+        return {}
+    return {ln.scope.id: ln.amount for ln in own.lines}

@@ -382,3 +382,38 @@ def test_unreachable_or_misconfigured_redis_is_a_clear_error(core):
     finally:
         core.features = saved
     assert refused.value.status == 503
+
+
+def test_a_retry_after_a_crash_between_hold_and_record_answers_with_that_hold(core, monkeypatch):
+    """The first attempt reserves, then dies before its answer is recorded; the retry with the
+    same key must decide as if that hold were free (it is its own), get the same hold back from
+    the ledger and answer with exactly what is held."""
+    from guardrails.policy import compile_policy
+    from serving import operations
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker died before recording the decision")
+
+    held = None
+    for cid in range(1, 400):
+        req = _req(f"crash-{cid:05d}", customer_id=str(cid), features=CONSENTED)
+        monkeypatch.setattr(operations, "record_decision", crash)
+        with pytest.raises(RuntimeError):
+            operations.decide(core, req)
+        monkeypatch.undo()
+        held = core.stores.ledger.find(req.idempotency_key)
+        if held is not None and held.ok:
+            break
+    assert held is not None, "no customer got an offer"
+    offer_line = next(ln for ln in held.lines if ln.scope.kind == "offer")
+    # the customer's cap is exactly what the hold takes: counted against itself, the hold
+    # would leave the customer nothing, and the retry would answer without the held offer
+    cp = core.policies[req.contract_id]
+    budget = cp.policy.budget.model_copy(update={"customer_points_per_period": offer_line.amount})
+    tight = compile_policy(cp.policy.model_copy(update={"budget": budget}))
+    monkeypatch.setitem(core.policies, req.contract_id, tight)
+    again = operations.decide(core, req)
+    assert again["reservation_id"] == held.id and again["replayed"] is False
+    assert (again["offer_id"], again["points"]) == (offer_line.scope.key, offer_line.amount)
+    assert core.stores.ledger.get(held.id).status == "held"
+    assert core.stores.ledger.reconcile() == []
