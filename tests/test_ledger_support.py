@@ -33,7 +33,7 @@ EXPECTED_OPS = {
 }
 
 
-def _admin_connect():
+def _admin_connect(what: str = "PostgreSQL ledger tests"):
     import psycopg
 
     errors = []
@@ -42,20 +42,26 @@ def _admin_connect():
             return url, psycopg.connect(url, autocommit=True, connect_timeout=3)
         except psycopg.OperationalError as exc:
             errors.append(f"{url}: {exc}".strip())
-    pytest.skip("POSTGRESQL UNREACHABLE - PostgreSQL ledger tests SKIPPED: " + " | ".join(errors))
+    pytest.skip(f"POSTGRESQL UNREACHABLE - {what} SKIPPED: " + " | ".join(errors))
 
 
-@pytest.fixture(name="pg_url")
-def pg_url_fixture() -> Iterator[str]:
-    """A URL whose search_path is a fresh schema, dropped after the test."""
-    base, admin = _admin_connect()
-    schema = f"t_ledger_{uuid.uuid4().hex[:12]}"
+def fresh_schema(prefix: str, what: str) -> Iterator[str]:
+    """A URL whose search_path is a fresh schema on the shared server, dropped afterwards; a loud
+    skip naming ``what`` when no server answers."""
+    base, admin = _admin_connect(what)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             yield f"{base}?options=-csearch_path%3D{schema}"
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(name="pg_url")
+def pg_url_fixture() -> Iterator[str]:
+    """A URL whose search_path is a fresh schema, dropped after the test."""
+    yield from fresh_schema("t_ledger", "PostgreSQL ledger tests")
 
 
 @pytest.fixture(name="sqlite_url")

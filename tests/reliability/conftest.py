@@ -8,7 +8,6 @@ outage can be served from the last known good models.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,20 +89,9 @@ def home_env(rel_home, tmp_path) -> dict[str, str]:
 def pg_schema_url() -> Iterator[str]:
     """A fresh schema on the shared PostgreSQL server (127.0.0.1:5432), dropped after the test;
     skipped loudly when the server cannot be reached."""
-    import psycopg
+    from test_ledger_support import fresh_schema
 
-    base = os.environ.get("LOYALTY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"POSTGRESQL UNREACHABLE - two-instance reliability check SKIPPED: {exc}")
-    schema = f"t_rel_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{base}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    yield from fresh_schema("t_rel", "two-instance reliability check")
 
 
 @pytest.fixture

@@ -486,28 +486,6 @@ def _json(r) -> Any:
 
 
 # -- invariants, read from the database directly ----------------------------------------------
-class RawDb:
-    """A plain connection to the ledger database (SQLite file or PostgreSQL schema URL)."""
-
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite"):
-            import sqlite3
-
-            self.conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-            self.ph = "?"
-        else:
-            import psycopg
-
-            self.conn = psycopg.connect(url, autocommit=True)
-            self.ph = "%s"
-
-    def all(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return list(self.conn.execute(sql.replace("?", self.ph), params).fetchall())
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def ledger_problems(url: str) -> list[str]:
     """The ledger's own invariants on one snapshot: no scope over its limit or negative,
     balances = journal = live reservations, each reservation's journal matching its status
@@ -538,7 +516,9 @@ def trail_problems(url: str, outcome: Outcome, plan: Plan, keys: list[str]) -> l
       (reported separately by ``orphans``);
     - a committed reservation has a commit record, a released one a cancel record.
     """
-    db = RawDb(url)
+    from test_ledger_support import Raw
+
+    db = Raw(url)
     found: list[str] = []
     try:
         records = db.all("SELECT decision_id, event, body FROM audit_records ORDER BY seq", ())
@@ -622,7 +602,9 @@ def trail_problems(url: str, outcome: Outcome, plan: Plan, keys: list[str]) -> l
 def orphans(url: str) -> list[tuple[str, str, str]]:
     """Reservations (not refused) that no recorded decision names: (id, key, status). A held
     one is budget nobody was told about until its TTL passes."""
-    db = RawDb(url)
+    from test_ledger_support import Raw
+
+    db = Raw(url)
     try:
         recs = db.all("SELECT body FROM audit_records WHERE event = 'decision'")
         mentioned = set()

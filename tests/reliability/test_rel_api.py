@@ -241,9 +241,9 @@ def test_partner_sees_only_its_own_decisions(api: Server) -> None:
 
 def _audit_count(api: Server) -> int:
     """Audit records in the server's ledger database, read directly."""
-    from tests.reliability.reliability_support import RawDb
+    from test_ledger_support import Raw
 
-    db = RawDb(f"sqlite:///{Path(api.env['LOYALTY_HOME']) / 'ledger.db'}")
+    db = Raw(f"sqlite:///{Path(api.env['LOYALTY_HOME']) / 'ledger.db'}")
     try:
         return int(db.all("SELECT COUNT(*) FROM audit_records")[0][0])
     finally:

@@ -81,9 +81,9 @@ def test_kill9_worker_then_whole_service_and_restart(home_env, tmp_path: Path) -
 
 
 def _held(url: str) -> list[tuple]:
-    from tests.reliability.reliability_support import RawDb
+    from test_ledger_support import Raw
 
-    db = RawDb(url)
+    db = Raw(url)
     try:
         return db.all("SELECT id FROM reservations WHERE status = 'held'")
     finally:
