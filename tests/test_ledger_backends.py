@@ -194,3 +194,70 @@ def test_unreachable_or_unknown_database_is_a_clear_error(tmp_path) -> None:
         open_ledger(f"sqlite:///{tmp_path / 'junk.db'}")
     with pytest.raises(Exception, match="unsupported ledger URL"):
         open_ledger("mysql://x")
+
+
+def _terminate_own_backend(tx, admin_url: str) -> None:
+    """Have the server end this transaction's connection, as a shutdown or a cut would."""
+    import psycopg
+
+    (pid,) = tx.one("SELECT pg_backend_pid()")
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError):
+        tx.one("SELECT 1")
+
+
+def test_a_dropped_connection_is_retried_whatever_error_the_driver_reports(pg_url: str) -> None:
+    """psycopg may report a connection lost mid-exchange as a missing result (InternalError)
+    rather than an OperationalError; once the connection is closed it is an outage all the
+    same: reconnect and rerun the unit, never a 500."""
+    import psycopg
+
+    from guardrails.ledger.postgres_db import PostgresDatabase
+
+    db = PostgresDatabase(pg_url)
+    attempts = []
+
+    def unit(tx):
+        attempts.append(1)
+        if len(attempts) == 1:
+            _terminate_own_backend(tx, pg_url)
+            raise psycopg.InternalError("got no result from the query")
+        return tx.one("SELECT 41 + 1")[0]
+
+    try:
+        assert db.run(unit) == 42
+        assert len(attempts) == 2
+    finally:
+        db.close()
+
+
+def test_a_dropped_connection_with_the_server_gone_is_ledger_unavailable(pg_url: str) -> None:
+    import psycopg
+
+    from guardrails.ledger.postgres_db import PostgresDatabase
+
+    db = PostgresDatabase(pg_url, connect_timeout_s=2)
+
+    def unit(tx):
+        _terminate_own_backend(tx, pg_url)
+        db.url = "postgresql://postgres@127.0.0.1:1/test"  # the server does not come back
+        raise psycopg.InterfaceError("cannot execute operations: the connection is lost")
+
+    with pytest.raises(LedgerUnavailableError, match="cannot reach the ledger database"):
+        db.run(unit)
+    db.close()
+
+
+def test_a_driver_error_on_a_live_connection_is_not_taken_for_an_outage(pg_url: str) -> None:
+    import psycopg
+
+    from guardrails.ledger.postgres_db import PostgresDatabase
+
+    db = PostgresDatabase(pg_url)
+    try:
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            db.run(lambda tx: tx.one("SELECT * FROM no_such_table"))
+        assert db.run(lambda tx: tx.one("SELECT 1")[0]) == 1
+    finally:
+        db.close()

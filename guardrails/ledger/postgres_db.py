@@ -59,7 +59,7 @@ class PostgresDatabase(Database):
             self._conn = psycopg.connect(
                 self.url, autocommit=True, connect_timeout=self.connect_timeout_s
             )
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:  # refused, timed out, or dropped during the handshake
             raise LedgerUnavailableError(
                 f"cannot reach the ledger database {_redact(self.url)}: {exc}".strip()
             ) from exc
@@ -94,7 +94,7 @@ class PostgresDatabase(Database):
                 except psycopg.errors.Error as exc:
                     retry = _retryable(exc, self._conn)
                     if not retry or attempt == _ATTEMPTS - 1:
-                        if isinstance(exc, psycopg.OperationalError):
+                        if isinstance(exc, psycopg.OperationalError) or _dropped(self._conn):
                             raise LedgerUnavailableError(
                                 f"ledger database {_redact(self.url)} failed: {exc}"
                             ) from exc
@@ -109,9 +109,17 @@ class PostgresDatabase(Database):
             self._conn = None
 
 
-def _retryable(exc: Exception, conn: Any) -> bool:
-    import psycopg
+def _dropped(conn: Any) -> bool:
+    """The connection is gone (server shut down, network cut): whatever the driver raised."""
+    return conn is None or conn.closed
 
+
+def _retryable(exc: Exception, conn: Any) -> bool:
+    """A conflict the server asks us to retry, or any error on a connection that dropped.
+
+    A connection that dies mid-exchange does not always surface as OperationalError: psycopg
+    may report a missing result (InternalError, ProgrammingError, InterfaceError) first. Once
+    the connection is closed, the error is an outage whatever its class."""
     if getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES:
         return True
-    return isinstance(exc, psycopg.OperationalError) and (conn is None or conn.closed)
+    return _dropped(conn)

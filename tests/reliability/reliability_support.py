@@ -215,6 +215,21 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
     finally:
         for s in servers:
             s.stop()
+            _print_tracebacks(s.log_path)
+
+
+def _print_tracebacks(log: Path, limit: int = 3) -> None:
+    """A server's tracebacks, printed with the test's output: a rare 500 in CI must be
+    diagnosable from the CI log alone (the temporary folder with the server log is gone)."""
+    if not log.exists():
+        return
+    text = log.read_text(errors="replace")
+    head = "Traceback (most recent call last):"
+    blocks = text.split(head)[1:]
+    for block in blocks[:limit]:
+        print(f"\n--- traceback in {log.name} ---\n{head}{block[:4000]}")
+    if len(blocks) > limit:
+        print(f"--- {len(blocks) - limit} more tracebacks in {log} ---")
 
 
 # -- data home --------------------------------------------------------------------------------
