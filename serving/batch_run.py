@@ -103,7 +103,7 @@ def score_batch(
             _score_chunk(tmp, number, chunk, models, offers, summary, top)
             advance(len(chunk))
         if explain_top:
-            summary.explained = _explain(tmp, top.rows(), models)
+            summary.explained = explain_rows(tmp, top.rows(), models)
         (tmp / "summary.json").write_text(json.dumps(summary.__dict__, indent=2) + "\n")
     return summary
 
@@ -120,7 +120,8 @@ def _score_chunk(tmp, number, chunk, models, offers, summary, top) -> None:
         top.add(chunk, scored["churn"].to_numpy())
 
 
-def _explain(tmp: Path, rows: pd.DataFrame, models: dict[str, BatchModel]) -> int:
+def explain_rows(tmp: Path, rows: pd.DataFrame, models: dict[str, BatchModel]) -> int:
+    """Reason codes for the chosen rows into ``reasons.parquet``; returns how many rows."""
     parts = [reason_rows(rows, models[k]) for k in CUSTOMER_KINDS if k in models]
     pd.concat(parts, ignore_index=True).to_parquet(tmp / "reasons.parquet", index=False)
     return len(rows)
@@ -139,6 +140,10 @@ class TopRows:
             both = pd.concat([self._rows, both], ignore_index=True)
         order = both.sort_values(["_score", "customer_id"], ascending=[False, True], kind="stable")
         self._rows = order.head(self.size).reset_index(drop=True)
+
+    def scored(self) -> pd.DataFrame:
+        """The rows kept so far with their score in ``_score``: what a partial top hands on."""
+        return pd.DataFrame() if self._rows is None else self._rows
 
     def rows(self) -> pd.DataFrame:
         return pd.DataFrame() if self._rows is None else self._rows.drop(columns="_score")

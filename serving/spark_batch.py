@@ -1,9 +1,13 @@
-"""``score-batch --engine spark``: the same scoring on Spark, reading and writing Parquet.
+"""``score-batch --engine spark``: the same scoring, distributed by Spark over Parquet row groups.
 
-Each Spark task runs ``serving.batch`` on pandas chunks (``mapInPandas``) with the packaged
-models loaded once per worker process from files the driver wrote, so results are identical to
-the one-machine path row for row (row order aside: compare sorted by key). Local mode by default
-(``local[2]``); set ``LOYALTY_SPARK_MASTER`` to use a cluster that sees the same paths.
+Spark schedules one task per row group of the input (retried on failure, spread over every
+executor of a cluster). Each task reads its row group with Arrow, scores it with the packaged
+models (loaded once per Python worker) through the same ``serving.batch`` functions as the
+one-machine path, and writes its own part files, so results are identical row for row (row
+order aside: compare sorted by key). No feature or score row crosses the JVM: in local mode the
+JVM's Parquet read and the Arrow hand-overs to and from Python cost more than the scoring itself.
+Local mode by default (``local[2]``); set ``LOYALTY_SPARK_MASTER`` to use a cluster whose
+executors see the same paths.
 """
 
 from __future__ import annotations
@@ -12,24 +16,26 @@ import json
 import os
 import sys
 import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.atomic import atomic_folder
 from models.package import ModelPackage
-from serving.batch import BatchModel, customer_scores, offer_scores, reason_rows
+from serving.batch import BatchModel, customer_scores, offer_scores
 from serving.batch_run import (
     CUSTOMER_KINDS,
     BatchSummary,
     TopRows,
+    explain_rows,
     needed_columns,
     open_features,
 )
-
-ARROW_BATCH_ROWS = 100_000
 
 
 def spark_session(scratch: Path):
@@ -47,16 +53,78 @@ def spark_session(scratch: Path):
         .config("spark.ui.enabled", "false")
         .config("spark.local.dir", str(scratch / "local"))
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.legacy.parquet.nanosAsLong", "true")  # pandas writes ns timestamps
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
         .config("spark.driver.memory", os.environ.get("LOYALTY_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.python.daemon.module", "serving.spark_daemon")  # workers fork warm
         # each task is one core: LightGBM's OpenMP threads on top of Spark's tasks oversubscribe
         .config(
             "spark.executorEnv.OMP_NUM_THREADS", os.environ.get("LOYALTY_SPARK_TASK_THREADS", "1")
         )
         .getOrCreate()
     )
+
+
+class SparkStart:
+    """A Spark session started in the background: the JVM, then one warm-up task that makes
+    the Python daemon import the scoring code, all while the driver loads the models (start-up
+    and model loading each take ~7-10 s here and use one core each). Stops the session on exit."""
+
+    def __init__(self) -> None:
+        self._scratch = tempfile.TemporaryDirectory(prefix="loyalty-spark-")
+        self._session = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="spark-start", daemon=True)
+
+    def __enter__(self) -> SparkStart:
+        self._thread.start()
+        return self
+
+    def _start(self) -> None:
+        try:
+            self._session = spark_session(Path(self._scratch.name))
+            self._session.sparkContext.parallelize([0], 1).map(lambda x: x).collect()
+        except BaseException as exc:  # raised in the caller's thread by session()
+            self._error = exc
+
+    def session(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._session
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()
+        if self._session is not None:
+            self._session.stop()
+        self._scratch.cleanup()
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One row group of one input file: the unit of work of a Spark task."""
+
+    number: int
+    path: str
+    row_group: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task needs, shipped once with the task closure."""
+
+    specs: dict[str, tuple[str, int, str]]  # kind -> (name, version, package folder)
+    schema: pa.Schema  # the input's unified schema: every file read as the local path reads it
+    columns: list[str]
+    offers: pd.DataFrame | None
+    out: str
+    chunk_rows: int
+    explain_top: int
+
+
+@dataclass
+class PieceResult:
+    customers: int
+    pairs: int
+    top: pd.DataFrame  # the piece's best rows to explain, with their churn score in ``_score``
 
 
 @cache
@@ -72,45 +140,52 @@ def _models(specs: dict[str, tuple[str, int, str]]) -> dict[str, BatchModel]:
     }
 
 
-PART = "_part"  # which output a scored row belongs to: one scoring pass yields both
+def score_piece(job: Job, piece: Piece) -> PieceResult:
+    """Read, score and write one row group, chunk by chunk (memory bounded by the chunk)."""
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    models = _models(job.specs)
+    kinds = [models[k] for k in CUSTOMER_KINDS if k in models]
+    fragment = ds.ParquetFileFormat().make_fragment(
+        piece.path, fs.LocalFileSystem(), row_groups=[piece.row_group]
+    )
+    batches = fragment.to_batches(schema=job.schema, columns=job.columns, batch_size=job.chunk_rows)
+    result, top = PieceResult(0, 0, pd.DataFrame()), TopRows(job.explain_top)
+    for n, batch in enumerate(batches):
+        chunk, name = batch.to_pandas(), f"part-{piece.number:05d}-{n:04d}.parquet"
+        scored = customer_scores(chunk, kinds)
+        _write(scored, Path(job.out) / "customers" / name)
+        result.customers += len(scored)
+        if job.offers is not None:
+            pairs = offer_scores(chunk, job.offers, models["propensity"])
+            _write(pairs, Path(job.out) / "offers" / name)
+            result.pairs += len(pairs)
+        if top.size and "churn" in scored:
+            top.add(chunk, scored["churn"].to_numpy())
+    result.top = top.scored()
+    return result
 
 
-def _score_task(specs: dict, kinds: tuple[str, ...], offers: pd.DataFrame | None, columns):
-    """Customer scores and, with offers, (customer, offer) scores from one read of each chunk."""
-
-    def run(chunks):
-        models = _models(specs)
-        customer_models = [models[k] for k in kinds]
-        for chunk in chunks:
-            yield _aligned(customer_scores(chunk, customer_models), "customer", columns)
-            if offers is not None:
-                pairs = offer_scores(chunk, offers, models["propensity"])
-                yield _aligned(pairs, "offer", columns)
-
-    return run
+def _write(frame: pd.DataFrame, path: Path) -> None:
+    """Whole or not at all: a retried or duplicated task replaces the part with the same rows,
+    and a task killed mid-write leaves only a hidden file that readers skip."""
+    hidden = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    try:
+        frame.to_parquet(hidden, index=False)
+        hidden.replace(path)
+    finally:
+        hidden.unlink(missing_ok=True)
 
 
-def _aligned(frame: pd.DataFrame, part: str, columns: list[str]) -> pd.DataFrame:
-    """Every column of the pass, the other output's as nulls of their own type."""
-    empty_text = pd.Series([None] * len(frame), dtype=object, index=frame.index)
-    out = {PART: part}
-    for c in columns[1:]:
-        if c in frame.columns:
-            out[c] = frame[c]
-        else:
-            out[c] = empty_text if c.endswith("_model") or c == "offer_id" else np.nan
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _schemas(id_type: str, kinds: tuple[str, ...]) -> tuple[list[str], list[str], list[str], str]:
-    """Customer columns, offer columns, and the columns and schema of what the pass yields."""
-    customer = ["customer_id", *[c for k in kinds for c in (k, f"{k}_model")]]
-    offer = ["customer_id", "offer_id", "propensity", "propensity_model"]
-    types = {"customer_id": id_type, PART: "string", "offer_id": "string"}
-    types |= {c: "string" for c in [*customer, *offer] if c.endswith("_model")}
-    columns = [PART, *customer, *[c for c in offer if c not in customer]]
-    schema = ", ".join(f"{c} {types.get(c, 'double')}" for c in columns)
-    return customer, offer, columns, schema
+def pieces_of(dataset) -> list[Piece]:
+    """Every row group of every file, numbered in the dataset's order."""
+    groups = [
+        (part.path, part.row_groups[0].id)
+        for frag in dataset.get_fragments()
+        for part in frag.split_by_row_group()
+    ]
+    return [Piece(n, path, rg) for n, (path, rg) in enumerate(groups)]
 
 
 def score_batch_spark(
@@ -120,64 +195,56 @@ def score_batch_spark(
     offers: pd.DataFrame | None,
     explain_top: int = 0,
     force: bool = False,
+    chunk_rows: int = 250_000,
+    start: SparkStart | None = None,
 ) -> BatchSummary:
+    """Score on Spark; ``start``: a session already starting (else one is started here)."""
+    if start is None:
+        with SparkStart() as started:
+            return score_batch_spark(
+                features, out, models, offers, explain_top, force, chunk_rows, started
+            )
     needed = needed_columns(models)
-    open_features(features, needed)  # the same checks as the one-machine path, before Spark starts
+    dataset = open_features(features, needed)  # the same checks as the one-machine path
+    pieces = pieces_of(dataset)
     summary = BatchSummary(models={k: f"{m.name}/{m.version}" for k, m in models.items()})
+    with_offers = offers if offers is not None and "propensity" in models else None
     with tempfile.TemporaryDirectory() as scratch, atomic_folder(out, force) as tmp:
+        (tmp / "customers").mkdir()
+        if with_offers is not None:
+            (tmp / "offers").mkdir()
         specs = _save_packages(models, Path(scratch) / "models")
-        spark = spark_session(Path(scratch))
-        try:
-            frame = spark.read.parquet(str(features)).select(*needed)
-            scored = _write(frame, tmp, specs, models, offers, summary)
-            if explain_top:
-                reasons, summary.explained = _explain(frame, scored, models, explain_top)
-                reasons.to_parquet(tmp / "reasons.parquet", index=False)
-        finally:
-            spark.stop()
+        job = Job(
+            specs, dataset.schema, list(needed), with_offers, str(tmp), chunk_rows, explain_top
+        )
+        results = _run(job, pieces, start)
+        _drop_hidden(tmp)
+        top = TopRows(explain_top)
+        for r in results:
+            summary.customers += r.customers
+            summary.pairs += r.pairs
+            if len(r.top):
+                top.add(r.top.drop(columns="_score"), r.top["_score"].to_numpy())
+        if explain_top:
+            summary.explained = explain_rows(tmp, top.rows(), models)
         (tmp / "summary.json").write_text(json.dumps(summary.__dict__, indent=2) + "\n")
     return summary
+
+
+def _run(job: Job, pieces: list[Piece], start: SparkStart) -> list[PieceResult]:
+    """One Spark task per piece; the driver only gathers the small per-piece results."""
+    if not pieces:
+        return []
+    rdd = start.session().sparkContext.parallelize(pieces, len(pieces))
+    return rdd.map(lambda piece: score_piece(job, piece)).collect()
 
 
 def _save_packages(models: dict[str, BatchModel], folder: Path) -> dict[str, tuple[str, int, str]]:
     return {k: (m.name, m.version, str(m.package.save(folder / k))) for k, m in models.items()}
 
 
-def _write(frame, tmp: Path, specs, models, offers, summary: BatchSummary):
-    """One scoring pass, kept in memory and written out as the two tables; returns it."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as sf
-
-    kinds = tuple(k for k in CUSTOMER_KINDS if k in models)
-    id_type = frame.schema["customer_id"].dataType.simpleString()
-    customer, offer, columns, schema = _schemas(id_type, kinds)
-    with_offers = offers if offers is not None and "propensity" in models else None
-    task = _score_task(specs, kinds, with_offers, columns)
-    scored = frame.mapInPandas(task, schema).persist(StorageLevel.MEMORY_AND_DISK)
-    scored.where(sf.col(PART) == "customer").select(*customer).write.parquet(str(tmp / "customers"))
-    summary.customers = frame.sparkSession.read.parquet(str(tmp / "customers")).count()
-    if with_offers is not None:
-        scored.where(sf.col(PART) == "offer").select(*offer).write.parquet(str(tmp / "offers"))
-        summary.pairs = frame.sparkSession.read.parquet(str(tmp / "offers")).count()
-    return scored
-
-
-def _explain(frame, scored, models, top: int) -> pd.DataFrame:
-    """Reason codes for the ``top`` rows by churn score, chosen exactly as the local path does:
-    the best ids come from the scores already computed, their feature rows are scored again on
-    the driver (a handful) and ranked with the same ``TopRows``."""
-    from pyspark.sql import functions as sf
-
-    best_ids = (
-        scored.where(sf.col(PART) == "customer")
-        .orderBy(sf.col("churn").desc(), sf.col("customer_id").asc())
-        .limit(top)
-        .select("customer_id")
-    )
-    candidates = frame.join(sf.broadcast(best_ids), "customer_id", "left_semi").toPandas()
-    candidates = candidates[frame.columns]
-    best = TopRows(top)
-    best.add(candidates, models["churn"].package.predict(candidates))
-    rows = best.rows()
-    parts = [reason_rows(rows, models[k]) for k in CUSTOMER_KINDS if k in models]
-    return pd.concat(parts, ignore_index=True), len(rows)
+def _drop_hidden(tmp: Path) -> None:
+    """Leftovers of task attempts that died mid-write (their retries wrote the parts)."""
+    for part in (tmp / "customers", tmp / "offers"):
+        for stray in part.glob(".part-*") if part.exists() else ():
+            stray.unlink()

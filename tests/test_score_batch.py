@@ -95,9 +95,16 @@ def test_reason_codes_for_the_customers_most_at_risk(local_out: Path) -> None:
 def test_spark_engine_gives_identical_results(
     trained_home: Path, base: Path, sim_dir: Path, local_out: Path, tmp_path: Path
 ) -> None:
+    """The same rows as a folder of two files with several row groups each (one Spark task per
+    row group; the customers to explain are spread over them): the same results as local."""
+    frame, folder = pd.read_parquet(base), tmp_path / "features"
+    folder.mkdir()
+    half = len(frame) // 2
+    for n, part in enumerate((frame.iloc[:half], frame.iloc[half:])):
+        part.to_parquet(folder / f"part-{n}.parquet", index=False, row_group_size=len(part) // 3)
     out = tmp_path / "spark"
     args = ("--offers", str(sim_dir), "--explain-top", "50", "--engine", "spark")
-    result = _score(trained_home, base, out, *args)
+    result = _score(trained_home, folder, out, *args)
     assert result.exit_code == 0, result.output
     for part, keys in (
         ("customers", ["customer_id"]),

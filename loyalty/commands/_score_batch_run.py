@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -57,16 +58,17 @@ def run_score_batch(
 
     if chunk_rows < 1 or explain_top < 0:
         raise InputError("--chunk-rows must be >= 1 and --explain-top >= 0")
-    offers = load_offers(offers_path)
-    kinds = KINDS if offers is not None else ("churn", "risk")
-    models = load_models(alias, kinds)
-    start = time.perf_counter()
-    try:
-        summary = _run_engine(
-            engine, features, out, models, offers, chunk_rows, explain_top, force, console
-        )
-    except (BatchInputError, FolderNotEmptyError) as exc:
-        raise InputError(str(exc)) from exc
+    with _engine_start(engine) as spark:  # Spark starts while the offers and models load
+        offers = load_offers(offers_path)
+        kinds = KINDS if offers is not None else ("churn", "risk")
+        models = load_models(alias, kinds)
+        start = time.perf_counter()
+        try:
+            job = {"features": features, "out": out, "models": models, "offers": offers}
+            job |= {"chunk_rows": chunk_rows, "explain_top": explain_top, "force": force}
+            summary = _run_engine(engine, job, console, spark)
+        except (BatchInputError, FolderNotEmptyError) as exc:
+            raise InputError(str(exc)) from exc
     seconds = time.perf_counter() - start
     console.print(
         f"scored {summary.customers:,} customers and {summary.pairs:,} (customer, offer) pairs "
@@ -80,27 +82,28 @@ def run_score_batch(
     return summary
 
 
-def _run_engine(engine, features, out, models, offers, chunk_rows, explain_top, force, console):
+def _engine_start(engine: str):
+    if engine != "spark":
+        return contextlib.nullcontext()
+    from serving.spark_batch import SparkStart
+
+    return SparkStart()
+
+
+def _run_engine(engine: str, job: dict, console: Console, spark=None):
+    """``job``: the keyword arguments both engines take (features, out, models, ...)."""
     if engine == "spark":
         from serving.spark_batch import score_batch_spark
 
-        with console.status("scoring on Spark (local mode)"):
-            return score_batch_spark(features, out, models, offers, explain_top, force)
+        with console.status("scoring on Spark"):
+            return score_batch_spark(**job, start=spark)
     import pyarrow.dataset as ds
 
     from serving.batch_run import score_batch
 
+    features = job["features"]
     total = ds.dataset(str(features), format="parquet").count_rows() if features.exists() else 0
     columns = [BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress("[progress.description]{task.description}", *columns, console=console) as bar:
         task = bar.add_task("scoring customers", total=total)
-        return score_batch(
-            features,
-            out,
-            models,
-            offers,
-            chunk_rows,
-            explain_top,
-            force,
-            advance=lambda rows: bar.advance(task, rows),
-        )
+        return score_batch(**job, advance=lambda rows: bar.advance(task, rows))
