@@ -46,7 +46,7 @@ format: install ## Format the code and fix what ruff can
 	$(RUN) ruff check --fix .
 
 bench: install ## Run every benchmark under bench/ and rewrite BENCHMARKS.md
-	$(RUN) python bench/run_all.py
+	UV=$(UV) $(RUN) python bench/run_all.py
 
 clean: ## Remove the data home and caches
 	rm -rf .loyalty .pytest_cache .ruff_cache

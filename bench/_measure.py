@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psutil
+
+
+def uv() -> str:
+    """The uv that built this environment: on PATH, else where the Makefile installs it (a fresh
+    machine's ``make`` bootstraps uv into ~/.local/bin, which need not be on PATH)."""
+    found = os.environ.get("UV") or shutil.which("uv")
+    fallback = Path("~/.local/bin/uv").expanduser()
+    if found:
+        return found
+    if fallback.exists():
+        return str(fallback)
+    raise SystemExit("uv not found: run `make install` (it installs uv) or put uv on PATH")
 
 
 def tree_rss(proc: psutil.Process) -> int:

@@ -81,20 +81,24 @@ def same(a: Path, b: Path) -> bool:
     return True
 
 
-def model_rates(home: Path, features: Path) -> dict[str, float]:
+def model_rates(home: Path, features: Path, offers: Path) -> dict[str, float]:
     """Rows per second of each model alone, and of reason codes, in this process."""
     import os
 
-    from loyalty.commands._score_batch_run import load_models
+    from loyalty.commands._score_batch_run import load_models, load_offers
+    from serving.batch import offer_scores
 
     os.environ["LOYALTY_HOME"] = str(home)
-    models = load_models("champion", ("churn", "risk"))
+    models = load_models("champion", ("churn", "risk", "propensity"))
     frame = pd.read_parquet(features).head(200_000)
     rates = {}
-    for kind, model in models.items():
+    for kind in ("churn", "risk"):
         start = time.perf_counter()
-        model.package.predict(frame)
+        models[kind].package.predict(frame)
         rates[f"{kind}_rows_per_s"] = len(frame) / (time.perf_counter() - start)
+    start = time.perf_counter()  # (customer, offer) pairs built and scored, as the command does
+    pairs = offer_scores(frame, load_offers(offers), models["propensity"])
+    rates["propensity_pairs_per_s"] = len(pairs) / (time.perf_counter() - start)
     sample = frame.head(10_000)
     start = time.perf_counter()
     models["churn"].package.contributions(sample)
@@ -129,7 +133,7 @@ def main() -> None:
         "local_runs_s": [round(r[0], 1) for r in local], "local_peak_gib": peak,
         "spark_s": spark_s, "spark_runs_s": [round(r[0], 1) for r in spark],
         "spark_over_local": spark_s / local_s, "identical": identical,
-        **model_rates(home, features),
+        **model_rates(home, features, offers),
         "target_s": TARGET_S, "target_gib": TARGET_GIB,
         "ok": local_s <= TARGET_S and peak <= TARGET_GIB and spark_s / local_s <= SPARK_RATIO,
     }  # fmt: skip

@@ -73,7 +73,7 @@ def planted(drifted: int) -> set[str]:
 
 
 def run_once(ref: Path, cur: Path, out: Path, max_rows: int | None) -> tuple[float, float, dict]:
-    cmd = ["uv", "run", "--frozen", "loyalty", "drift", "--reference", str(ref)]
+    cmd = [sys.executable, "-m", "loyalty.cli", "drift", "--reference", str(ref)]
     cmd += ["--current", str(cur), "--out", str(out)]
     if max_rows:
         cmd += ["--max-rows", str(max_rows)]

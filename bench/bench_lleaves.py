@@ -29,6 +29,7 @@ import pandas as pd
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+from _measure import uv  # noqa: E402
 from bench_batch import demo_home  # noqa: E402
 
 LLEAVES = ["lleaves==1.3.0", "llvmlite<0.45"]
@@ -65,7 +66,7 @@ def compiled(booster_txt: Path, x, raw, work: Path, runs: int) -> dict:
     np.save(work / "x.npy", x)
     np.save(work / "raw.npy", raw)
     out = work / "lleaves.json"
-    cmd = ["uv", "run", "--isolated", "--no-project", "--quiet",
+    cmd = [uv(), "run", "--isolated", "--no-project", "--quiet",
            *[a for pkg in [*LLEAVES, f"lightgbm=={lightgbm.__version__}", "numpy"]
              for a in ("--with", pkg)],
            "python", str(HERE / "_lleaves_worker.py"), str(booster_txt), str(work / "x.npy"),

@@ -427,7 +427,7 @@ def finish(args, setup, runs, targets, counts, loads) -> dict:
     base = statistics.median(r["loop"]["per_s"] for r in runs[mlflow_t.label])
     results = [
         summarize(mlflow_t.label, runs[mlflow_t.label], None, None, None,
-                  "churn champion, one record, MLflow's scoring server (1 worker)"),
+                  f"churn champion, one record, MLflow's server, {args.workers} worker(s)"),
         summarize(score_t.label, runs[score_t.label], base, SCORE_TARGET_X, SCORE_P99_MS,
                   "one customer, churn + risk + propensity for each offer, no reason codes"),
         summarize(decide_t.label, runs[decide_t.label], base, DECIDE_TARGET_X, DECIDE_P99_MS,
