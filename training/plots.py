@@ -66,8 +66,14 @@ def calibration_plot(label, scores: dict[str, np.ndarray], title: str, path: Pat
     return _save(fig, path)
 
 
-def shap_summary_plot(contributions: np.ndarray, x: pd.DataFrame, title: str, path: Path) -> Path:
-    """SHAP beeswarm from LightGBM's exact contributions (no explainer needed)."""
+def shap_summary_plot(
+    contributions: np.ndarray, x: pd.DataFrame, title: str, path: Path, seed: int = 0
+) -> Path:
+    """SHAP beeswarm from LightGBM's exact contributions (no explainer needed).
+
+    The beeswarm's jitter and draw order come from a generator seeded with ``seed``, never from
+    NumPy's global random state: the same inputs give the same image.
+    """
     import warnings
 
     with warnings.catch_warnings():
@@ -75,7 +81,14 @@ def shap_summary_plot(contributions: np.ndarray, x: pd.DataFrame, title: str, pa
         import shap
 
     plt = _pyplot()
-    shap.summary_plot(contributions[:, :-1], x, show=False, max_display=20, plot_size=(8, 7))
+    shap.summary_plot(
+        contributions[:, :-1],
+        x,
+        show=False,
+        max_display=20,
+        plot_size=(8, 7),
+        rng=np.random.default_rng(seed),
+    )
     fig = plt.gcf()
     fig.suptitle(title)
     return _save(fig, path)
