@@ -7,6 +7,7 @@ Heavy libraries (pandas, mlflow, evidently, shap) are imported inside the comman
 from __future__ import annotations
 
 import typer
+import typer.core
 
 from loyalty.commands import audit as audit_commands
 from loyalty.commands import dataset as dataset_commands
@@ -25,6 +26,25 @@ from loyalty.commands import serve as serve_commands
 from loyalty.commands import simulate as simulate_commands
 from loyalty.commands import train as train_commands
 
+
+def _flags_without_type() -> None:
+    """Help shows a boolean flag as ``--flag`` (or ``--flag/--no-flag``), never ``--flag <bool>``.
+
+    Typer 0.29 prints a type for every option, flags included, although a flag takes no value.
+    Idempotent: applied once however often this module is reloaded.
+    """
+    shown = typer.core.TyperOption.display_type_rich
+    if getattr(shown, "flags_without_type", False):
+        return
+
+    def display_type_rich(self: typer.core.TyperOption, ctx) -> str | None:
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+
+    display_type_rich.flags_without_type = True  # type: ignore[attr-defined]
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
 app = typer.Typer(
     name="loyalty",
     help="Loyalty decisioning for long-term OEM contracts: simulate, validate, train, serve.",

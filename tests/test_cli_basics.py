@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from loyalty.cli import app
@@ -28,6 +29,37 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.output
+
+
+def _command_paths(command, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group of the CLI, as the words that name it."""
+    found = [path]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        found += _command_paths(sub, (*path, name))
+    return found
+
+
+@pytest.mark.parametrize("command", _command_paths(typer.main.get_command(app)), ids=" ".join)
+def test_help_shows_flags_without_a_type(command: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "<bool>" not in result.output
+
+
+def _option_rows(command: list[str]) -> dict[str, list[str]]:
+    """The words of each option's row in the help panel, by the option's first name."""
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines()]
+    return {words[1]: words[2:] for words in rows if len(words) > 2 and words[1][:2] == "--"}
+
+
+def test_demo_help_lists_its_flags_plainly() -> None:
+    demo = _option_rows(["demo"])
+    assert demo["--fresh"][:3] == ["Regenerate", "even", "if"]
+    assert demo["--help"][:2] == ["Show", "this"]
+    assert demo["--seed"][0] == "<int>"  # options that take a value keep their type
+    assert _option_rows(["simulate"])["--summary"][:2] == ["--no-summary", "Print"]
 
 
 def test_demo_builds_then_reuses_the_ecosystem(
