@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loyalty.errors import InputError
+from features.errors import InputError
 from models.specs import ModelSpec, spec_for
 
 

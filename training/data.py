@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import FeatureContract
-from loyalty.errors import InputError
+from features.errors import InputError
 from models.specs import ModelSpec
 
 MIN_ROWS_PER_SPLIT = 50

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loyalty.errors import InputError
+from features.errors import InputError
 from models.package import feature_matrix
 from training import tracking
 from training.config import TrainConfig

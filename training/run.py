@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from loyalty.settings import Settings
 from models.package import ModelPackage
 from models.pyfunc import example_input
 from training import tracking
@@ -19,13 +19,25 @@ from training.evaluation import holdout_metrics, reference_sample, write_json, w
 from training.pipeline import Prepared, Report, TrainOutcome, fit, prepare, season_gap
 
 
+@dataclass(frozen=True)
+class RegistryTarget:
+    """Where a trained kind is logged and registered: built from the settings at the edge."""
+
+    tracking_uri: str
+    artifacts_dir: Path
+    name_prefix: str = "loyalty-"
+
+    def model_name(self, kind: str) -> str:
+        return f"{self.name_prefix}{kind}"
+
+
 def train_kind(
-    dataset: Path, kind: str, config: TrainConfig, settings: Settings, report: Report
+    dataset: Path, kind: str, config: TrainConfig, target: RegistryTarget, report: Report
 ) -> TrainOutcome:
     clock = {"start": time.perf_counter()}
     report(f"{kind}: reading and checking {dataset / kind}")
     prepared = prepare(dataset, kind, config)
-    client = tracking.connect(settings.tracking_uri)
+    client = tracking.connect(target.tracking_uri)
     clock["prepared"] = time.perf_counter()
     package, params, trials = fit(prepared, kind, config, report)
     clock["fitted"] = time.perf_counter()
@@ -35,7 +47,7 @@ def train_kind(
         folder = Path(tmp)
         _write_artifacts(folder, prepared, package, scores, metrics, trials, config)
         report(f"{kind}: logging to MLflow and registering as challenger")
-        outcome = _log_and_register(client, folder, prepared, package, params, metrics, settings)
+        outcome = _log_and_register(client, folder, prepared, package, params, metrics, target)
     clock["done"] = time.perf_counter()
     outcome.warnings = [w for w in (season_gap(prepared),) if w]
     outcome.seconds = {
@@ -95,12 +107,12 @@ def _plots(folder, kind, label, curves, package, data, holdout, config) -> None:
     write_plots(folder, kind, label, curves, (package.contributions(frame), x))
 
 
-def _log_and_register(client, folder, prepared, package, params, metrics, settings):
+def _log_and_register(client, folder, prepared, package, params, metrics, target):
     import mlflow
 
     kind = prepared.data.kind
-    name = settings.model_name(kind)
-    experiment_id = tracking.experiment(client, f"loyalty-{kind}", settings.artifacts_dir)
+    name = target.model_name(kind)
+    experiment_id = tracking.experiment(client, f"loyalty-{kind}", target.artifacts_dir)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{kind}") as run:
         mlflow.log_params(_flat_params(package.metadata, params))
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})

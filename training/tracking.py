@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from loyalty.errors import LoyaltyError
+from features.errors import LoyaltyError
 from models.registry import fail_fast
 
 CHALLENGER = "challenger"

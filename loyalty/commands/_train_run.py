@@ -33,11 +33,15 @@ def run_training(
     settings = load_settings()
     outcomes = []
     with console.status("starting") as status:
-        from training.run import train_kind
+        from training.run import RegistryTarget, train_kind
+
+        target = RegistryTarget(
+            settings.tracking_uri, settings.artifacts_dir, settings.model_name_prefix
+        )
 
         for kind in kinds:
             try:
-                outcome = train_kind(dataset, kind, config, settings, status.update)
+                outcome = train_kind(dataset, kind, config, target, status.update)
             except InputError as exc:
                 if not keep_going:
                     raise
