@@ -97,3 +97,13 @@ def test_refuses_to_overwrite_without_force(small: Path) -> None:
     assert result.exit_code == 2
     assert "pass --force" in result.output
     assert (small / "manifest.json").read_text() == before
+
+
+def test_default_size_is_the_demos_and_enough_to_train_risk() -> None:
+    import inspect
+
+    from loyalty.commands.demo import DEMO_CUSTOMERS
+    from loyalty.commands.simulate import simulate
+
+    default = inspect.signature(simulate).parameters["customers"].default
+    assert default == DEMO_CUSTOMERS == 20_000  # README: risk training needs about 20,000

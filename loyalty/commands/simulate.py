@@ -12,7 +12,14 @@ from loyalty.commands._common import console, handle_errors
 
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the ecosystem to.")],
-    customers: Annotated[int, typer.Option("--customers", help="Number of customers.")] = 10_000,
+    customers: Annotated[
+        int,
+        typer.Option(
+            "--customers",
+            help="Number of customers. Training the risk model needs about 20,000 (its rare "
+            "label leaves too few positives in a split below that).",
+        ),
+    ] = 20_000,  # the demo's size; a literal keeps the simulator (and pandas) out of CLI start-up
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 42,
     scenario: Annotated[
         list[str] | None,
