@@ -168,16 +168,21 @@ def _points(tl: Timeline, q: Query, s: dict) -> dict:
 
 
 def _soon_redemptions(tl: Timeline, s: dict):
-    """Redemptions above the balance held 7 days before: points farmed and cashed fast."""
+    """Redemptions above the balance held 7 days before (net of expiries): points farmed and
+    cashed fast."""
     red = s["redeemed"]
     if tl.has_numbers("_soon"):
         return red
     pos = red.positions
     # pairs straight from timeline codes: no id lookup, already in (customer, time) order
     before = Query(tl, tl.code[pos], tl.time[pos] - int(SOON_DAYS * DAY_US))
-    balance = before.total(s["accrued"], "points") - before.total(s["redeemed"], "points")
+    balance = (
+        before.total(s["accrued"], "points")
+        - before.total(s["redeemed"], "points")
+        - before.total(s["expired"], "points")
+    )
     tl.derive("_soon", pos, (balance < tl.values_at("points", pos)).astype(np.float64))
-    for stream in (s["accrued"], red):  # the per-pair search state is not needed again
+    for stream in (s["accrued"], red, s["expired"]):  # per-pair search state: not needed again
         stream.release()
     return red
 

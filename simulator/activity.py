@@ -1,8 +1,9 @@
 """Visits, the points ledger and tier reviews.
 
-Points are a running balance per customer, so redemption decisions are made in time order: the
-loop runs over each customer's k-th ledger entry, vectorised across customers, which keeps the
-balance exact (never negative, redemptions never above the balance) at numpy speed.
+Points are a running balance per customer, so redemption and expiry decisions are made in time
+order: the loop runs over each customer's k-th ledger entry, vectorised across customers, which
+keeps the balance exact (never negative, redemptions never above the balance, an expiry takes
+exactly what is left) at numpy speed.
 """
 
 from __future__ import annotations
@@ -85,9 +86,14 @@ def visits(
 
 
 @dataclass
-class Redemptions:
-    entry: np.ndarray  # index into the ledger entries
+class Ledger:
+    """What the points ledger did: redemptions at visits and expiries after inactivity."""
+
+    entry: np.ndarray  # redemptions: index into the ledger entries
     points: np.ndarray
+    expired_cust: np.ndarray  # expiries: customer position, day and the points that lapsed
+    expired_day: np.ndarray
+    expired_points: np.ndarray
 
 
 def run_ledger(
@@ -97,34 +103,65 @@ def run_ledger(
     can_redeem: np.ndarray,
     pop: Population,
     rng: np.random.Generator,
-) -> Redemptions:
-    """Walk each customer's entries in time order; redeem at visits when the balance allows."""
+    expiry_days: int = params.POINTS_EXPIRY_INACTIVE_DAYS,
+    redeem_lag: float = 0.0,
+) -> Ledger:
+    """Walk each customer's entries in time order; redeem at visits when the balance allows.
+
+    Every entry (an accrual at ``day``, and a redemption ``redeem_lag`` days later when the
+    customer redeems there) moves points. The whole balance expires at the end of the day
+    ``expiry_days`` after the day of the latest movement (00:00 of the day after that) unless
+    another movement comes first; the balance left after a customer's last entry expires the
+    same way, and the caller drops expiries after the history's end or an account's closure.
+    Expiry draws nothing: the random stream is the same as without it.
+    """
     order = np.lexsort((day, cust))
-    cust_o, acc_o, can_o = cust[order], accrual[order], can_redeem[order]
+    cust_o, day_o, acc_o, can_o = cust[order], day[order], accrual[order], can_redeem[order]
     first = np.r_[True, cust_o[1:] != cust_o[:-1]]
     start_of = np.maximum.accumulate(np.where(first, np.arange(len(cust_o)), 0))
     rank = np.arange(len(cust_o)) - start_of
     balance = np.zeros(len(pop), dtype=np.int64)
+    last = np.full(len(pop), -np.inf)  # time of each customer's latest points movement
     minimum = np.where(pop.abuser, params.ABUSER_REDEEM_MIN_POINTS, params.REDEEM_MIN_POINTS)
     u_decide = rng.random(len(cust_o))
     u_share = rng.uniform(0.5, 1.0, len(cust_o))
     by_rank = np.argsort(rank, kind="stable")
     bounds = np.searchsorted(rank[by_rank], np.arange(rank.max(initial=-1) + 2))
     redeemed_at, redeemed_pts = [], []
+    exp_cust, exp_day, exp_pts = [], [], []
     for k in range(len(bounds) - 1):
         idx = by_rank[bounds[k] : bounds[k + 1]]
-        c = cust_o[idx]
+        c = cust_o[idx]  # one entry per customer at each rank: no repeated index below
+        expires = np.floor(last[c]) + expiry_days + 1
+        hit = (day_o[idx] > expires) & (balance[c] > 0)
+        dormant = c[hit]
+        exp_cust.append(dormant)
+        exp_day.append(expires[hit])
+        exp_pts.append(balance[dormant])
+        balance[dormant] = 0
+        last[c] = day_o[idx]
         balance[c] += acc_o[idx]
         go = can_o[idx] & (balance[c] >= minimum[c]) & (u_decide[idx] < pop.redeem_propensity[c])
         amount = (np.floor(balance[c] * u_share[idx] / 100) * 100).astype(np.int64)
         amount = np.clip(amount, minimum[c], balance[c])
         go &= amount > 0
         balance[c[go]] -= amount[go]
+        last[c[go]] += redeem_lag
         redeemed_at.append(idx[go])
         redeemed_pts.append(amount[go])
+    tail = np.flatnonzero(balance > 0)
+    exp_cust.append(tail)
+    exp_day.append(np.floor(last[tail]) + expiry_days + 1)
+    exp_pts.append(balance[tail])
     at = np.concatenate(redeemed_at) if redeemed_at else np.empty(0, dtype=np.int64)
     pts = np.concatenate(redeemed_pts) if redeemed_pts else np.empty(0, dtype=np.int64)
-    return Redemptions(entry=order[at], points=pts)
+    return Ledger(
+        entry=order[at],
+        points=pts,
+        expired_cust=np.concatenate(exp_cust).astype(np.int64),
+        expired_day=np.concatenate(exp_day).astype(np.float64),
+        expired_points=np.concatenate(exp_pts).astype(np.int64),
+    )
 
 
 def tier_changes(

@@ -54,6 +54,9 @@ CONSENT_WITHDRAWALS_PER_YEAR = 0.12
 
 REDEEM_MIN_POINTS = 500
 ABUSER_REDEEM_MIN_POINTS = 300
+# the program's expiry rule: the whole balance expires at the end of the day this many days after
+# the day of its latest movement (an accrual or a redemption); each movement restarts the clock
+POINTS_EXPIRY_INACTIVE_DAYS = 365
 
 OFFER_ACCEPT_DELAY_DAYS = 8.0  # mean days from send to redemption, if accepted
 # of non-accepting contacts that say no explicitly, by response class: persuadables weigh an offer

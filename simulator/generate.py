@@ -141,11 +141,12 @@ def _visit_events(
     day = np.r_[v.day, b_day]
     red = activity.run_ledger(
         cust,
-        day,
+        np.r_[v.day + SECOND, b_day],  # when the points move: the accrual events' times
         np.r_[v.points, b_points],
         np.r_[np.ones(len(v.cust), bool), np.zeros(len(b_cust), bool)],
         pop,
         rng,
+        redeem_lag=SECOND,
     )
     at = red.entry  # ledger entries that are visits (bonus entries never redeem)
     ev.add(
@@ -154,6 +155,19 @@ def _visit_events(
         "points_redeemed",
         points=red.points,
         **{k: x[at] for k, x in place.items()},
+    )
+    # the balance expires after POINTS_EXPIRY_INACTIVE_DAYS without points movement; a closed
+    # account's points go with it, so nothing expires after a closure
+    kept = red.expired_day < closed[red.expired_cust]
+    e_cust = red.expired_cust[kept]
+    ev.add(
+        e_cust,
+        red.expired_day[kept],
+        "points_expired",
+        points=red.expired_points[kept],
+        partner_id=pop.partner_idx[e_cust],
+        contract_id=pop.partner_idx[e_cust],
+        channel=code(CHANNELS, "system"),
     )
     t_cust, t_day, t_tier = activity.tier_changes(
         world, pop, cust, day, np.r_[v.points, b_points].astype(float), closed

@@ -29,7 +29,7 @@ from simulator.generate import generate_chunk
 from simulator.policies import write_policies
 from simulator.world import ACQUISITION, REGIONS, World, build_world
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: points expire after a year without a points movement
 _WORLD: World | None = None
 
 

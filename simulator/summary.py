@@ -66,13 +66,14 @@ def summarize(sim_dir: Path) -> dict[str, float | str]:
         "offer redemption rate": float(
             counts.get("offer_redeemed", 0) / max(counts.get("offer_sent", 1), 1)
         ),
-        "points redeemed / accrued": _points_ratio(sim_dir),
+        "points redeemed / accrued": _points_ratio(sim_dir, "points_redeemed"),
+        "points expired / accrued": _points_ratio(sim_dir, "points_expired"),
         "abusive accounts share": float(truth.pop.abuser.mean()),
         "tier shares at end (b/s/g/p)": "/".join(f"{tier_share[t]:.2f}" for t in TIER_ORDER),
     }
 
 
-def _points_ratio(sim_dir: Path) -> float:
+def _points_ratio(sim_dir: Path, kind: str) -> float:
     log = read_log(sim_dir, ["event_type", "points"])
     sums = log.groupby("event_type", observed=True)["points"].sum()
-    return float(sums.get("points_redeemed", 0) / max(sums.get("points_accrued", 1), 1))
+    return float(sums.get(kind, 0) / max(sums.get("points_accrued", 1), 1))

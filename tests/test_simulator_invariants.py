@@ -14,9 +14,10 @@ def test_event_ids_are_unique(sim_events: pd.DataFrame) -> None:
 
 
 def test_points_balance_never_negative(sim_events: pd.DataFrame) -> None:
-    pts = sim_events[sim_events["event_type"].isin(["points_accrued", "points_redeemed"])]
+    moves = ["points_accrued", "points_redeemed", "points_expired"]
+    pts = sim_events[sim_events["event_type"].isin(moves)]
     pts = pts.sort_values(["customer_id", "occurred_at", "event_id"])
-    signed = np.where(pts["event_type"] == "points_redeemed", -1, 1) * pts["points"].to_numpy()
+    signed = np.where(pts["event_type"] == "points_accrued", 1, -1) * pts["points"].to_numpy()
     balance = pd.Series(signed, index=pts.index).groupby(pts["customer_id"].to_numpy()).cumsum()
     assert (pts["points"] > 0).all()
     assert balance.min() >= 0
@@ -84,6 +85,7 @@ def test_nothing_but_what_the_story_allows_after_a_lapse(
         "offer_declined",
         "account_closed",
         "account_flagged",
+        "points_expired",  # a lapsed customer's balance expires a year after its last movement
     }
     assert set(late["event_type"].astype(str)) <= allowed
     flags = late[late["event_type"] == "account_flagged"]

@@ -88,6 +88,7 @@ def test_realism_figures_in_documented_ranges(sim_dir) -> None:
     assert 0.70 <= stats["oracle churn ROC AUC"] <= 0.99
     assert 0.05 <= stats["offer redemption rate"] <= 0.25
     assert 0.40 <= stats["points redeemed / accrued"] <= 0.90
+    assert 0.005 <= stats["points expired / accrued"] <= 0.08
     assert 0.005 <= stats["abusive accounts share"] <= 0.02
     basic, silver, gold, platinum = (
         float(x) for x in stats["tier shares at end (b/s/g/p)"].split("/")
