@@ -9,6 +9,10 @@ Label definitions match the dataset builder's:
 - churn: no qualifying activity (purchase, service visit, points redemption) in (T, T + H];
 - redemption: an offer sent at S is redeemed in (S, S + D] (and within its validity);
 - abuse: the account is confirmed abusive in (T, T + H].
+
+A customer not yet enrolled at the as-of time has no churn label: churn gives NaN for them (the
+dataset builder never makes such rows; filter them out of ids of your own). Redemption and abuse
+give 0: no offer reaches a customer before enrolment, and no abuse can be confirmed.
 """
 
 from __future__ import annotations
@@ -79,7 +83,8 @@ class Truth:
     def churn_probability(
         self, customer_ids, as_of, horizon_days: float, last_seen=None
     ) -> np.ndarray:
-        """P(no qualifying activity in (T, T+H]); NaN where the customer had not enrolled by T.
+        """P(no qualifying activity in (T, T+H]); NaN where the customer had not enrolled by T
+        (there is no churn label before enrolment), with or without ``last_seen``.
 
         Without ``last_seen`` it conditions on the latent state at T (active or lapsed). With
         ``last_seen`` (each customer's last qualifying activity before T; NaT for none) it
@@ -156,7 +161,8 @@ class Truth:
     def redemption_probability(
         self, customer_ids, offer_ids, sent_at, window_days: float, last_seen=None
     ) -> np.ndarray:
-        """P(an offer sent at S is redeemed in (S, S+D]), given the customer's state at S.
+        """P(an offer sent at S is redeemed in (S, S+D]), given the customer's state at S; 0 where
+        the customer had not enrolled by S (never NaN).
 
         With ``last_seen`` the active-at-S part is the posterior from the observable history (as in
         ``churn_probability``), times the chance this contact does not drive a do-not-disturb away.
@@ -216,7 +222,8 @@ class Truth:
 
     # -- abuse -----------------------------------------------------------------------------------
     def abuse_probability(self, customer_ids, as_of, horizon_days: float) -> np.ndarray:
-        """P(the account is confirmed abusive in (T, T+H]); 0 for honest or closed accounts."""
+        """P(the account is confirmed abusive in (T, T+H]); 0 for honest or closed accounts and
+        for customers not enrolled by T (never NaN)."""
         pos = self._positions(customer_ids)
         t0 = self._days(as_of, len(pos))
         pop = self.pop.take(pos)

@@ -106,3 +106,8 @@ def test_truth_names_unknown_customers_and_offers(sim_truth) -> None:
 def test_truth_is_undefined_before_enrolment(sim_truth) -> None:
     late = sim_truth.index[np.argmax(sim_truth.pop.enroll_day)]
     assert np.isnan(sim_truth.churn_probability([late], "2024-01-02", 90)[0])
+    assert np.isnan(sim_truth.churn_probability([late], "2024-01-02", 90, last_seen=[pd.NaT])[0])
+    # an offer cannot reach, nor an abuse be confirmed for, a customer not yet enrolled: 0, not NaN
+    offer = sim_truth.world.offers["offer_id"].iloc[0]
+    assert sim_truth.redemption_probability([late], [offer], "2024-01-02", 14)[0] == 0.0
+    assert sim_truth.abuse_probability([late], "2024-01-02", 90)[0] == 0.0
