@@ -141,3 +141,31 @@ def test_guardrail_stores_import_light_and_without_side_effects(tmp_path: Path) 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=tmp_path)  # fmt: skip
     assert out.stdout.strip() == "" and list(tmp_path.iterdir()) == []
+
+
+def test_review_list_shows_whole_ids_when_not_a_terminal(home: Path) -> None:
+    """CliRunner's output is not a terminal (like a log or a pipe): the table is not squeezed
+    into 80 columns, and the id it shows is the one `review approve` takes."""
+    from loyalty.commands.ledger import open_stores_from_settings
+
+    contract, offer = "CONTRACT-LONG-NAME-001", "OFFER-DOUBLE-POINTS-WINTER"
+    reason = "risk 0.61 over the review threshold 0.5 " + "and a long explanation " * 4
+    with open_stores_from_settings(write=True) as stores:
+        lines = decision_lines(
+            contract_id=contract, partner_id="P1", customer_key="p_1", offer_id=offer,
+            period="2025Q3", amount=7, limits=ScopeLimits(contract=100),
+        )  # fmt: skip
+        held = stores.ledger.reserve("k-long", "d" * 32, "x", lines, ttl_s=60)
+        summary = {"contract_id": contract, "offer_id": offer, "points": 7}
+        review = stores.reviews.submit(
+            "d" * 32, held.id, ttl_s=3600, reason=reason, summary=summary
+        ).id
+    listed = run("review", "list")
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.output.splitlines() if review in line).split("│")
+    assert [cell.strip() for cell in row[1:3]] == [review, "d" * 32]
+    assert [cell.strip() for cell in row[5:9]] == [contract, offer, "7", "60 min"]
+    assert "…" not in listed.output and "..." not in listed.output
+    approved = run("review", "approve", review, "--by", "alice")
+    assert approved.exit_code == 0, approved.output
+    assert approved.output == f"review {review} approved by alice; budget committed\n"

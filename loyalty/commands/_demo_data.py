@@ -41,8 +41,11 @@ class Steps:
         self.total, self.n = total, 0
 
     def __call__(self, text: str) -> None:
+        """One line, never wrapped (steps name paths and commands); ``text`` is not markup."""
+        from rich.markup import escape
+
         self.n += 1
-        console.print(f"[bold]{self.n}/{self.total}[/] {text}")
+        console.print(f"[bold]{self.n}/{self.total}[/] {escape(text)}", soft_wrap=True)
 
 
 def ecosystem(cfg: DemoConfig, settings, step: Steps) -> tuple[Path, dict, bool]:

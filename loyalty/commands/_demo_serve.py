@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loyalty.commands._common import console
+from loyalty.commands._common import console, print_verbatim
 from loyalty.errors import LoyaltyError
 
 READY_TIMEOUT_S = 240.0
@@ -110,7 +110,7 @@ def serve_and_replay(settings, events: Path, cfg, step) -> dict:
     tokens = write_tokens(folder)
     step(f"starting `loyalty serve` with demo tokens from {tokens.path} (0600)")
     with running_service(settings, tokens, folder / "serve.log") as url:
-        console.print(f"    ready at {url}")
+        print_verbatim(f"    ready at {url}")
         step(
             f"replaying the last {cfg.replay_limit} decision points of the log as the orchestrator"
         )

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
-from loyalty.commands._common import console
+from loyalty.commands._common import console, print_verbatim, whole
 from loyalty.commands._demo_data import KINDS
 
 
@@ -101,10 +102,10 @@ def render(figures: dict, notes: list[str]) -> None:
         f"decisions recorded: {figures['decisions']:,}"
     )
     for note in notes:
-        console.print(note)
+        console.print(note, soft_wrap=True)
     uri = figures["tracking_uri"]
-    console.print(f"MLflow runs and registry: {uri}")
-    console.print(f"open the MLflow UI: uv run mlflow ui --backend-store-uri {uri}")
+    print_verbatim(f"MLflow runs and registry: {uri}")
+    print_verbatim(f"open the MLflow UI: uv run mlflow ui --backend-store-uri {uri}")
 
 
 def _models_table(models: dict) -> Table:
@@ -117,22 +118,33 @@ def _models_table(models: dict) -> Table:
 
 
 def _outcomes_table(figures: dict) -> Table:
-    table = Table(title="Decisions by outcome / reason (audit trail)", box=box.SIMPLE_HEAD)
-    table.add_column("outcome / first reason")
-    table.add_column("decisions", justify="right")
-    for key, n in figures["outcomes"].items():
-        table.add_row(key, f"{n:,}")
+    rows = [(key, f"{n:,}") for key, n in figures["outcomes"].items()]
+    table = Table(
+        whole("outcome / first reason", [r[0] for r in rows]),
+        whole("decisions", [r[1] for r in rows], "right"),
+        title="Decisions by outcome / reason (audit trail)",
+        box=box.SIMPLE_HEAD,
+    )
+    for row in rows:
+        table.add_row(*map(Text, row))
     return table
 
 
 def _budget_table(contracts: dict) -> Table:
-    table = Table(title="Budget burn per contract (ledger, points)", box=box.SIMPLE_HEAD)
     columns = ("decisions", "held", "committed", "released", "expired")
-    table.add_column("contract")
-    for column in columns:
-        table.add_column(column, justify="right")
+    rows = []
     for contract, f in contracts.items():
-        cells = [f"{f.get('decisions', 0):,}"]
+        cells = [contract, f"{f.get('decisions', 0):,}"]
         cells += [f"{f.get(f'{s}_points', 0):,} ({f.get(f'{s}_n', 0)})" for s in columns[1:]]
-        table.add_row(contract, *cells)
+        rows.append(cells)
+    table = Table(
+        *(
+            whole(h, [r[i] for r in rows], "left" if i == 0 else "right")
+            for i, h in enumerate(("contract", *columns))
+        ),
+        title="Budget burn per contract (ledger, points)",
+        box=box.SIMPLE_HEAD,
+    )
+    for row in rows:
+        table.add_row(*map(Text, row))
     return table

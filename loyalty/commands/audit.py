@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from loyalty.commands._common import console, err_console, handle_errors
+from loyalty.commands._common import console, err_console, handle_errors, print_verbatim
 
 if TYPE_CHECKING:
     from guardrails.audit import Head, Verdict
@@ -100,7 +100,7 @@ def export(
             count, head = export_rows(stores.audit.rows(), out)
         except OSError as exc:
             raise InputError(f"cannot write {out}: {exc}") from exc
-    console.print(f"exported {count:,} record(s) to {out}; head {head.seq} {head.chain_hash}")
+    print_verbatim(f"exported {count:,} record(s) to {out}; head {head.seq} {head.chain_hash}")
 
 
 @app.command("head")

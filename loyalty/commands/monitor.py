@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, print_verbatim, whole
 from loyalty.errors import InputError
 
 app = typer.Typer(
@@ -52,27 +53,33 @@ def run(
         summary = run_monitor(settings, client, dataset, loaded, status.update)
     console.print(_table(summary))
     folder = settings.home / "reports" / summary["folder"]
-    console.print(f"reports: {folder}  index: {settings.home / 'reports' / 'index.html'}")
+    print_verbatim(f"reports: {folder}  index: {settings.home / 'reports' / 'index.html'}")
 
 
 def _table(summary: dict) -> Table:
-    table = Table(title=f"Monitoring run {summary['folder']}", box=box.SIMPLE_HEAD)
-    for column in ("model", "window", "AUC", "ECE", "drifted", "pred PSI", "status"):
-        left = column in ("model", "status")
-        table.add_column(column, justify="left" if left else "right", no_wrap=True)
+    """One row per kind; every figure whole (never "0.80..." in a log or a narrow terminal)."""
+    rows = []
     for m in summary["models"]:
         if m["status"] != "ok":
-            table.add_row(m["kind"], "-", "-", "-", "-", "-", m["status"])
+            rows.append((m["kind"], "-", "-", "-", "-", "-", m["status"], False))
             continue
         h = m["headline"]
         pred = h["prediction_drift"]
-        table.add_row(
-            f"{m['kind']} v{m['model']['version']}",
-            m["window"][:10],
-            f"{h['roc_auc']:.4f}",
-            f"{h['ece']:.4f}",
-            f"{h['drifted_share']:.1%}",
-            "-" if pred is None else f"{pred:.3f}",
-            "[bold red]drift found[/]" if m["drift_found"] else "[green]ok[/]",
+        rows.append((
+            f"{m['kind']} v{m['model']['version']}", m["window"][:10], f"{h['roc_auc']:.4f}",
+            f"{h['ece']:.4f}", f"{h['drifted_share']:.1%}", "-" if pred is None else f"{pred:.3f}",
+            "drift found" if m["drift_found"] else "ok", m["drift_found"],
+        ))  # fmt: skip
+    headers = ("model", "window", "AUC", "ECE", "drifted", "pred PSI")
+    columns = [
+        whole(h, [r[i] for r in rows], "left" if h == "model" else "right")
+        for i, h in enumerate(headers)
+    ]
+    columns.append(Column("status", overflow="fold"))  # a sentence: it may wrap, never "..."
+    table = Table(*columns, title=f"Monitoring run {summary['folder']}", box=box.SIMPLE_HEAD)
+    for *cells, drifted in rows:
+        status = Text(
+            cells[-1], style="bold red" if drifted else "green" if cells[-1] == "ok" else ""
         )
+        table.add_row(*cells[:-1], status)
     return table

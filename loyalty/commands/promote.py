@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.table import Table
+from rich.table import Column, Table
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, whole
 from loyalty.errors import InputError
 
 
@@ -116,24 +116,31 @@ def checks_table(result: dict) -> Table:
         + (f"champion v{champion['version']}" if champion else "no champion")
         + f" on {result['rows']:,} rows of {result['window'][:10]}"
     )
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    table.add_column("check", no_wrap=True)
-    for column in ("value", "threshold", "verdict", "rows"):
-        table.add_column(column, justify="left" if column == "verdict" else "right", no_wrap=True)
     styles = {"pass": "green", "fail": "bold red", "skip": "yellow"}
+    rows = []
     for check in result["checks"]:
         threshold = check["threshold"]
         shown = _fmt(threshold)
         if threshold is not None and check["comparison"] not in ("-", "=="):
             shown = f"{check['comparison']} {shown}"
-        verdict = check["verdict"]
-        table.add_row(
-            check["name"],
-            _fmt(check["value"]),
-            shown,
-            f"[{styles[verdict]}]{verdict}[/]",
-            f"{check['rows']:,}",
+        rows.append(
+            (check["name"], _fmt(check["value"]), shown, check["verdict"], f"{check['rows']:,}")
         )
+    checks = zip(rows, result["checks"], strict=True)
+    figures = [len(r[2]) for r, c in checks if c["comparison"] != "=="]
+    # names and figures whole, whatever the width (a log, a pipe, a narrow terminal)
+    table = Table(
+        whole("check", [r[0] for r in rows]),
+        whole("value", [r[1] for r in rows], "right"),
+        # figures whole; a list of approvers may fold
+        Column("threshold", justify="right", overflow="fold", min_width=max(figures, default=0)),
+        whole("verdict", [r[3] for r in rows]),
+        whole("rows", [r[4] for r in rows], "right"),
+        title=title,
+        box=box.SIMPLE_HEAD,
+    )
+    for name, value, shown, verdict, rows_used in rows:
+        table.add_row(name, value, shown, f"[{styles[verdict]}]{verdict}[/]", rows_used)
     return table
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, whole
 
 app = typer.Typer(help="The human review queue for high-risk decisions.", no_args_is_help=True)
 
@@ -48,18 +48,24 @@ def list_reviews(
     if not reviews:
         console.print("no reviews" if show_all else "no pending reviews")
         return
-    from rich.table import Table
+    from rich.table import Column, Table
+    from rich.text import Text
 
-    table = Table("id", "decision", "status", "reason", "contract", "offer", "points", "expires in")
-    now = time.time()
+    now, rows = time.time(), []
     for r in reviews:
         left = r.expires_at - now
         expires = f"{left / 60:,.0f} min" if r.status == "pending" and left > 0 else "-"
         s = r.summary
-        table.add_row(
+        rows.append((
             r.id, r.decision_id, r.status, r.reason, str(s.get("contract_id", "-")),
             str(s.get("offer_id", "-")), str(s.get("points", "-")), expires,
-        )  # fmt: skip
+        ))  # fmt: skip
+    # the review id is what `review approve` takes: whole on one line; the rest may fold
+    folded = (Column(h, overflow="fold") for h in ("decision", "status", "reason", "contract",
+                                                   "offer", "points", "expires in"))  # fmt: skip
+    table = Table(whole("id", [row[0] for row in rows]), *folded)
+    for row in rows:
+        table.add_row(*map(Text, row))  # reasons and summaries are data, never markup
     console.print(table)
 
 
