@@ -248,6 +248,31 @@ def headline(summary: dict) -> list[str]:
     return lines
 
 
+def verdict_line(summary: dict) -> str:
+    """The verdict in one line, with why: how many features drifted against the share at which
+    the data drifts, and the prediction's score against its threshold (the cause named first).
+
+    >>> verdict_line({"drift_found": False, "dataset_drift": False, "drifted_features": 17,
+    ...     "features": 65, "drifted_share": 17 / 65, "drift_share_threshold": 0.3})
+    'no drift: 17 of 65 features drifted (26.2%), under the 30% at which the data drifts'
+    """
+    share = f"{summary['drift_share_threshold']:.0%}"
+    features = (
+        f"{summary['drifted_features']} of {summary['features']} features drifted "
+        f"({summary['drifted_share']:.1%}), "
+        + ("reaching" if summary["dataset_drift"] else "under")
+        + f" the {share} at which the data drifts"
+    )
+    pred = summary.get("prediction")
+    parts = [features]
+    if pred:
+        score = "-" if pred["score"] is None else f"{pred['score']:.4g}"
+        said = "the prediction drifted" if pred["drifted"] else "the prediction did not drift"
+        text = f"{said} (score {score}, {pred['method']}, threshold {pred['threshold']})"
+        parts.insert(0 if pred["drifted"] and not summary["dataset_drift"] else 1, text)
+    return ("drift found: " if summary["drift_found"] else "no drift: ") + "; ".join(parts)
+
+
 def _other_methods(methods: dict[str, str]) -> str:
     if not methods:
         return ""

@@ -21,6 +21,7 @@ import pytest
 from test_gate_support import client, copy_home, invoke
 
 from monitoring.config import load_config
+from monitoring.drift import verdict_line
 from monitoring.drift_run import compare, data_drift, split_types
 from monitoring.tables import SAMPLING, contract_beside, read_sample
 
@@ -99,6 +100,11 @@ def test_two_halves_of_one_snapshot_do_not_drift(snapshots: dict[str, Path], tmp
     assert summary["dataset_drift"] is False
     assert summary["features"] == len(contract_beside(snapshots["half_a"]).names)
     assert not (tmp_path / "home").exists()  # no registry needed, nothing written there
+    n, out = summary["features"], tmp_path / "out"
+    assert result.output.splitlines()[-2:] == [
+        f"no drift: 0 of {n} features drifted (0.0%), under the 30% at which the data drifts",
+        f"report: {out / 'drift.html'}  summary: {out / 'drift.json'}",
+    ]
 
 
 def test_a_year_of_change_fails_on_drift_with_a_stated_sample(
@@ -118,6 +124,15 @@ def test_a_year_of_change_fails_on_drift_with_a_stated_sample(
         assert summary[side]["strategy"] == SAMPLING
     for feature in summary["per_feature"]:
         assert set(feature) >= {"feature", "score", "method", "threshold", "verdict"}
+    assert verdict_line(summary) in result.output.splitlines()
+    table = {}  # the printed table, not a terminal: every cell whole (never "0.80...")
+    for line in result.output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) == 5:
+            table[cells[0]] = cells[1:]
+    shown = sorted((f for f in summary["per_feature"] if f["drifted"]), key=lambda f: -f["score"])
+    for f in shown[:20]:
+        assert table[f["feature"]] == [f["type"], str(f["score"]), str(f["threshold"]), "drift"]
     page = (out / "drift.html").read_text()
     assert "3,000 of" in page
     assert "seed" in page

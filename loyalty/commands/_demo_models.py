@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from loyalty.commands._common import console
+from loyalty.commands._common import console, print_verbatim
 from loyalty.commands._demo_data import KINDS, Steps
 
+say = print_verbatim  # lines with paths and figures: never wrapped, never read as markup
 DRIFT_MAX_ROWS = 5000  # per side: enough for the report, a fraction of the time
 
 
@@ -22,6 +23,7 @@ class Governance:
     """What the governance steps did, per kind, for the summary."""
 
     drift: dict[str, str] = field(default_factory=dict)  # kind -> drift.html
+    drift_found: dict[str, bool] = field(default_factory=dict)  # kind -> the report's verdict
     gate: dict[str, str] = field(default_factory=dict)  # kind -> verdict text
     files: dict[str, str] = field(default_factory=dict)  # kind -> gate JSON
     config_path: str | None = None  # recorded with each gate run
@@ -71,17 +73,20 @@ def govern(settings, datasets: Path, reports: Path, step: Steps, config_path=Non
     config.drift.max_rows = min(config.drift.max_rows, DRIFT_MAX_ROWS)
     todo = {k: v for k in KINDS if (v := _to_gate(client, settings, k)) is not None}
     out = Governance(config_path=str(config_path) if config_path else None)
-    step(f"drift reports for {', '.join(todo) or 'no new challenger'} (last snapshot vs training)")
+    if todo:
+        step(f"drift reports for {', '.join(todo)} (last snapshot vs training)")
+    else:
+        step("no new challenger: the drift reports are up to date")
     for kind in todo:
-        out.drift[kind] = _guarded(_drift, settings, client, config, kind, datasets, reports)
-    step(f"promotion gate for {', '.join(todo) or 'no new challenger'}")
+        out.drift[kind] = _guarded(_drift, settings, client, config, kind, datasets, reports, out)
+    step(f"promotion gate for {', '.join(todo)}" if todo else "no new challenger: nothing to gate")
     for kind in KINDS:
         out.gate[kind] = (
             _guarded(_gate, settings, client, config, kind, datasets, reports, out)
             if kind in todo
             else _earlier(client, settings, kind)
         )
-        console.print(f"    {kind}: {out.gate[kind]}")
+        console.print(f"    {kind}: {out.gate[kind]}", soft_wrap=True)
     return out
 
 
@@ -127,7 +132,8 @@ def _earlier(client, settings, kind: str) -> str:
     return f"v{challenger.version} was gated before ({verdict}){kept}"
 
 
-def _drift(settings, client, config, kind: str, datasets: Path, reports: Path) -> str:
+def _drift(settings, client, config, kind, datasets: Path, reports: Path, out: Governance) -> str:
+    from monitoring.drift import verdict_line
     from monitoring.model_reports import drift_report, resolve_model
     from monitoring.tables import kind_data, last_snapshot, snapshot_filter
 
@@ -136,12 +142,33 @@ def _drift(settings, client, config, kind: str, datasets: Path, reports: Path) -
     where = snapshot_filter(last_snapshot(path))
     with console.status(f"{kind}: drift of v{model.version} on the last snapshot"):
         summary = drift_report(settings, client, model, path, None, config, reports / kind, where)
-    verdict = "drift found" if summary["drift_found"] else "no drift"
-    console.print(
-        f"    {kind} v{model.version}: {verdict} ({summary['drifted_features']} of "
-        f"{summary['features']} features) -> {reports / kind / 'drift.html'}"
+    page = reports / kind / "drift.html"
+    say(f"    {kind} v{model.version}: {verdict_line(summary)}")
+    say(f"      report: {page}")
+    out.drift_found[kind] = summary["drift_found"]
+    if summary["drift_found"]:
+        gate = config.gate_for(kind).drift
+        say(
+            f"      the gate judges drift on its own thresholds (gate.drift: a feature drifts at "
+            f"score {gate.threshold}, the data at {gate.max_drifted_share:.0%} of the features, "
+            f"the prediction at score {gate.max_prediction_psi}): its drift.features and "
+            "drift.prediction checks below decide"
+        )
+    return str(page)
+
+
+def _drift_passed(result: dict, found: bool) -> str:
+    """Why a gate passed although the drift report found drift: its own checks' figures."""
+    checks = [c for c in result["checks"] if c["name"].startswith("drift.")]
+    if not found or not checks:
+        return ""
+    figures = ", ".join(
+        f"{c['name']} {c['value']} {c['comparison']} {c['threshold']}"
+        if c["value"] is not None
+        else f"{c['name']} skipped"
+        for c in checks
     )
-    return str(reports / kind / "drift.html")
+    return f" (the drift the report found is within the gate's thresholds: {figures})"
 
 
 def _gate(settings, client, config, kind, datasets: Path, reports: Path, out: Governance) -> str:
@@ -163,5 +190,7 @@ def _gate(settings, client, config, kind, datasets: Path, reports: Path, out: Go
     out.files[kind] = str(path)
     version = result["challenger"]["version"]
     if result["passed"]:
-        return f"v{version} passed the gate: promoted to champion"
+        return f"v{version} passed the gate: promoted to champion" + _drift_passed(
+            result, out.drift_found.get(kind, False)
+        )
     return f"[bold red]v{version} failed the gate[/] ({', '.join(result['failed'])}): not promoted"

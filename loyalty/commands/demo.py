@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, print_verbatim
 
 DEMO_CUSTOMERS = 20_000
 STEPS = 10
@@ -103,11 +103,25 @@ def _summary(settings, events, manifest, notes: list[str], seconds: float) -> No
     console.rule("Summary (read back from the registry, ledger, audit trail and report files)")
     render(figures, notes)
     reports = figures["reports"]
-    console.print(f"reports ({len(reports)} files) under {settings.home / 'reports'}; the demo's:")
+    print_verbatim(f"reports ({len(reports)} files) under {settings.home / 'reports'}; the demo's:")
     for path in (p for p in reports if "/reports/demo/" in p):
-        console.print(f"    {path}", highlight=False, soft_wrap=True)
-    console.print(f"ecosystem: {events}   data home: {settings.home.resolve()}")
-    console.print(f"done in {seconds:.0f} s; `loyalty serve` can start on this data home at once")
+        print_verbatim(f"    {path}")
+    print_verbatim(f"ecosystem: {events}   data home: {settings.home.resolve()}")
+    print_verbatim(f"done in {seconds:.0f} s; {serve_line(settings, figures['models'])}")
+
+
+def serve_line(settings, models: dict) -> str:
+    """Whether ``loyalty serve`` can start on this data home, and what to run when it cannot."""
+    missing = [kind for kind, aliases in models.items() if not aliases["champion"]]
+    if not missing:
+        return "`loyalty serve` can start on this data home at once"
+    datasets = settings.demo_dir / "datasets"
+    first = missing[0]
+    return (
+        f"`loyalty serve` cannot start: no champion for {', '.join(missing)}. Promote one "
+        f"(`loyalty promote {first} --dataset {datasets} --dry-run` shows the gate's verdict), or "
+        "rerun `loyalty demo --gate-config FILE` with thresholds the models can meet"
+    )
 
 
 def register(app: typer.Typer) -> None:

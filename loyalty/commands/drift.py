@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, print_verbatim, whole
 from loyalty.errors import InputError
 
 
@@ -121,17 +122,22 @@ def _model_drift(settings, kind: str, alias, reference, current: Path, config, o
 
 
 def _print(summary: dict, out: Path) -> None:
-    table = Table(title=f"Drifted features ({summary['method']})")
-    for column in ("feature", "type", "score", "threshold", "verdict"):
-        table.add_column(column, justify="right" if column in ("score", "threshold") else "left")
-    rows = sorted(summary["per_feature"], key=lambda f: -(f["score"] or 0))
-    shown = [f for f in rows if f["drifted"]][:20]
+    from monitoring.drift import verdict_line
+
     pred = summary.get("prediction")
-    for item in [*([pred] if pred else []), *shown]:
-        verdict = "[bold red]drift[/]" if item["drifted"] else "[green]ok[/]"
-        table.add_row(
-            item["feature"], item["type"], f"{item['score']}", f"{item['threshold']}", verdict
-        )
+    rows = sorted(summary["per_feature"], key=lambda f: -(f["score"] or 0))
+    items = [*([pred] if pred else []), *[f for f in rows if f["drifted"]][:20]]
+    cells = [(i["feature"], i["type"], f"{i['score']}", f"{i['threshold']}") for i in items]
+    table = Table(
+        whole("feature", [c[0] for c in cells]),
+        whole("type", [c[1] for c in cells]),
+        whole("score", [c[2] for c in cells], "right"),
+        whole("threshold", [c[3] for c in cells], "right"),
+        "verdict",
+        title=f"Drifted features ({summary['method']})",
+    )
+    for item, row in zip(items, cells, strict=True):
+        table.add_row(*row, "[bold red]drift[/]" if item["drifted"] else "[green]ok[/]")
     if table.rows:
         console.print(table)
     ref, cur = summary["reference"], summary["current"]
@@ -140,16 +146,13 @@ def _print(summary: dict, out: Path) -> None:
         f"of {cur['rows']:,} rows"
         + (" (seeded uniform samples)" if ref["sampled"] or cur["sampled"] else "")
     )
-    verdict = "[bold red]drift found[/]" if summary["drift_found"] else "[green]no drift[/]"
-    console.print(
-        f"{verdict}: {summary['drifted_features']} of {summary['features']} features drifted "
-        f"({summary['drifted_share']:.1%}; the data drifts at "
-        f"{summary['drift_share_threshold']:.0%})"
-        + (f", prediction {pred['verdict']}" if pred else "")
-    )
-    console.print(f"report: {out / 'drift.html'}  summary: {out / 'drift.json'}")
+    line = verdict_line(summary)
+    verdict, _, why = line.partition(": ")
+    style = "bold red" if summary["drift_found"] else "green"
+    console.print(f"[{style}]{verdict}[/]: {escape(why)}", highlight=False)
+    print_verbatim(f"report: {out / 'drift.html'}  summary: {out / 'drift.json'}")
     if summary.get("mlflow_run_id"):
-        console.print(f"logged to MLflow run {summary['mlflow_run_id']}")
+        print_verbatim(f"logged to MLflow run {summary['mlflow_run_id']}")
 
 
 def _stamp() -> str:
