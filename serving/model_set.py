@@ -2,8 +2,13 @@
 
 Loaded by alias from the MLflow registry; the package files are cached per version and the
 versions last loaded are recorded in ``<cache>/serving.json``, so a restart while the registry
-is unreachable serves the last known good set and says so. A refresh builds a new immutable
-``ModelSet`` and swaps one reference: a request in flight keeps the set it started with.
+is unreachable serves the last known good set and says so. A registry that answers that a kind
+has no champion is not an outage: there is nothing to serve, and start-up stops with one line
+that says what to run first (``CannotServeError``), never a crash loop. A refresh builds a new
+immutable ``ModelSet`` and swaps one reference: a request in flight keeps the set it started with.
+
+Importing this module is light (no MLflow, LightGBM or pandas): ``loyalty serve`` checks for
+champions with it before it starts BentoML.
 """
 
 from __future__ import annotations
@@ -11,17 +16,41 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from models.package import ModelPackage
-from models.registry import LoadedModel
+if TYPE_CHECKING:
+    from models.package import ModelPackage
+    from models.registry import LoadedModel
 
 KINDS = ("churn", "propensity", "risk")
 CHAMPION, CHALLENGER = "champion", "challenger"
 _RECORD = "serving.json"
+# the registry's answer when the model or the alias does not exist (SQL and REST stores alike)
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+FIRST_STEPS = (
+    "run `loyalty demo` first (the whole loop on embedded defaults), or "
+    "`loyalty train all --dataset DIR && loyalty promote KIND --dataset DIR` for each of "
+    + ", ".join(KINDS)
+)
 log = logging.getLogger("loyalty.serving")
+
+
+class CannotServeError(RuntimeError):
+    """Start-up cannot succeed by retrying: no champion for a kind, or the registry cannot
+    answer and no last known good models were recorded. The message is one line."""
+
+
+def no_champion(names: list[str]) -> CannotServeError:
+    """The refusal for models without a champion, naming the first and listing the others."""
+    others = f" (nor does {' or '.join(repr(n) for n in names[1:])})" if names[1:] else ""
+    return CannotServeError(
+        f"no version of model {names[0]!r} has alias {CHAMPION!r}{others}: nothing to serve; "
+        f"{FIRST_STEPS}"
+    )
 
 
 @dataclass(frozen=True)
@@ -58,17 +87,28 @@ class ModelSet:
 def load_models(
     tracking_uri: str, names: dict[str, str], cache_dir: Path, shadow: bool = True
 ) -> ModelSet:
-    """Champions (and challengers) from the registry; falls back to the recorded cache."""
+    """Champions (and challengers) from the registry; the recorded last known good set when
+    the registry cannot answer. ``CannotServeError`` when the registry says a kind has no
+    champion, or when it cannot answer and nothing was recorded."""
     from models.registry import load_by_alias
 
     try:
-        champions = {k: load_by_alias(tracking_uri, names[k], CHAMPION, cache_dir) for k in KINDS}
-    except Exception as exc:  # registry down or alias missing: the last known good, if any
+        missing = _without_champion(tracking_uri, names)  # before any package is fetched
+        champions = {} if missing else {
+            k: load_by_alias(tracking_uri, names[k], CHAMPION, cache_dir) for k in KINDS
+        }  # fmt: skip
+    except Exception as exc:  # the registry cannot answer: the last known good, if any
         cached = _from_record(cache_dir)
         if cached is None:
-            raise
+            raise CannotServeError(
+                f"the model registry at {tracking_uri} cannot answer ({_first_line(exc)}) and no "
+                f"last known good models are recorded in {cache_dir}: start the registry, or "
+                "set LOYALTY_MLFLOW_TRACKING_URI to one that answers"
+            ) from exc
         log.warning("registry unavailable (%s): serving the last known good models", exc)
         return ModelSet(cached, {}, "cache", (f"registry: {exc}",))
+    if missing:  # the registry answered: not an outage, and the cache must not hide it
+        raise no_champion(missing)
     challengers: dict[str, LoadedModel] = {}
     problems: list[str] = []
     for kind in KINDS if shadow else ():
@@ -83,6 +123,59 @@ def load_models(
     return ModelSet(champions, challengers, "registry", tuple(problems))
 
 
+def missing_champions(tracking_uri: str, names: list[str]) -> list[str] | None:
+    """The registered model names without a champion, read cheaply before a server starts:
+    the embedded SQLite registry is read directly (read-only; a missing file is an empty
+    registry, and is not created). None when this cannot tell (another kind of registry, an
+    unfamiliar schema): the worker's own load decides then."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    path = Path(tracking_uri.removeprefix("sqlite:///"))
+    if not path.exists():
+        return list(names)
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5) as db:
+            marks = ",".join("?" * len(names))
+            found = db.execute(
+                f"SELECT DISTINCT name FROM registered_model_aliases "
+                f"WHERE alias = ? AND name IN ({marks})",
+                (CHAMPION, *names),
+            ).fetchall()
+    except sqlite3.Error:
+        return None
+    have = {row[0] for row in found}
+    return [name for name in names if name not in have]
+
+
+def _without_champion(tracking_uri: str, names: dict[str, str]) -> list[str]:
+    """The registered names whose champion alias the registry says does not exist; any other
+    failure (an outage) is raised."""
+    from mlflow import MlflowClient
+
+    from models.registry import RegistryError, resolve_alias
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    missing = []
+    for kind in KINDS:
+        try:
+            resolve_alias(client, names[kind], CHAMPION)
+        except RegistryError as exc:
+            if getattr(exc.__cause__, "error_code", None) not in _NOT_FOUND:
+                raise
+            missing.append(names[kind])
+    return missing
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error in one line: the registry client's own (a RegistryError wraps it)."""
+    from models.registry import RegistryError
+
+    if isinstance(exc, RegistryError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:300]}" if text else type(exc).__name__
+
+
 def _write_record(cache_dir: Path, champions: dict[str, LoadedModel]) -> None:
     data = {
         k: {"name": m.name, "version": m.version, "run_id": m.run_id} for k, m in champions.items()
@@ -94,6 +187,9 @@ def _write_record(cache_dir: Path, champions: dict[str, LoadedModel]) -> None:
 
 
 def _from_record(cache_dir: Path) -> dict[str, LoadedModel] | None:
+    from models.package import ModelPackage
+    from models.registry import LoadedModel
+
     record = cache_dir / _RECORD
     if not record.exists():
         return None

@@ -226,8 +226,13 @@ class DecisionService:
 
     def __init__(self) -> None:
         from serving.core import DecisionCore
+        from serving.model_set import CannotServeError
+        from serving.startup import refuse
 
-        self.core = DecisionCore()
+        try:
+            self.core = DecisionCore()
+        except CannotServeError as exc:  # no champion: one line and the server stops
+            refuse(exc)
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="model-poller", daemon=True)
         self._poller.start()

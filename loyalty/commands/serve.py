@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,9 +27,16 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (one model set each).")] = 1,
 ) -> None:
     """Serve /score, /explain, /decide, /events, /decisions/{id}, /reviews (bearer tokens from
-    LOYALTY_TOKENS or LOYALTY_TOKENS_FILE), with /healthz, /readyz, /metrics and /docs.json."""
-    from loyalty.errors import InputError
+    LOYALTY_TOKENS or LOYALTY_TOKENS_FILE), with /healthz, /readyz, /metrics and /docs.json.
+
+    Exit 2 at once, with the reason, when there is nothing to serve: a kind without a champion,
+    or a registry that cannot answer and no last known good models (the service then never
+    starts, rather than restarting its workers without end).
+    """
+    from loyalty.errors import InputError, LoyaltyError
     from loyalty.settings import load_settings
+    from serving.model_set import KINDS, missing_champions, no_champion
+    from serving.startup import REFUSAL_ENV
 
     s = load_settings()
     if not s.tokens and not s.tokens_file:
@@ -36,6 +44,9 @@ def serve(
             "no service tokens configured: set LOYALTY_TOKENS='TOKEN=orchestrator;...' or "
             "LOYALTY_TOKENS_FILE (see docs/service.md)"
         )
+    missing = missing_champions(s.tracking_uri, [s.model_name(k) for k in KINDS])
+    if missing:  # the embedded registry, read in milliseconds; others: the worker says so
+        raise LoyaltyError(str(no_champion(missing)))
     env = {
         **os.environ,
         "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -47,10 +58,11 @@ def serve(
     # BentoML keeps Prometheus' multiprocess files in $BENTOML_HOME/prometheus_multiproc_dir and
     # empties it when a server starts: two servers on one machine (tests, the demo, a benchmark)
     # would wipe each other's metrics. Each server gets its own, unless BENTOML_HOME is set.
-    scratch = None
+    scratch = Path(tempfile.mkdtemp(prefix="loyalty-serve-"))
     if "BENTOML_HOME" not in os.environ:
-        scratch = tempfile.mkdtemp(prefix="loyalty-serve-bentoml-")
-        env["BENTOML_HOME"] = scratch
+        env["BENTOML_HOME"] = str(scratch)
+    refusal = scratch / "refusal.txt"  # a worker that cannot serve writes why, then stops
+    env[REFUSAL_ENV] = str(refusal)
     cmd = [
         sys.executable,
         "-m",
@@ -68,7 +80,9 @@ def serve(
     signal.signal(signal.SIGTERM, lambda signum, _frame: proc.send_signal(signum))
     try:
         code = proc.wait()
+        reason = refusal.read_text().strip() if refusal.exists() else None
     finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if reason:
+        raise LoyaltyError(reason)
     raise typer.Exit(code)
