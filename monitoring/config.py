@@ -85,7 +85,7 @@ class Behaviour(_Strict):
 class Replay(_Strict):
     required: bool
     max_rows: int = Field(ge=10)
-    max_budget_share: float = Field(gt=0)
+    max_budget_lead: float = Field(ge=0, le=1)
     max_offer_mix_shift: float = Field(ge=0, le=1)
     max_review_rate_increase: float = Field(ge=0, le=1)
 

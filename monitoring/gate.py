@@ -155,7 +155,7 @@ def _replay(settings, client, request, gate: GateConfig, challenger, champion) -
     from monitoring.replay import replay
 
     limits = (
-        gate.replay.max_budget_share,
+        gate.replay.max_budget_lead,
         gate.replay.max_offer_mix_shift,
         gate.replay.max_review_rate_increase,
         gate.replay.required,

@@ -138,24 +138,22 @@ def behaviour_checks(results: list[dict]) -> list[Check]:
 
 def replay_checks(
     result: dict | None,
-    max_budget_share: float,
+    max_budget_lead: float,
     max_mix_shift: float,
     max_review_increase: float,
     required: bool,
     reason: str = "",
 ) -> list[Check]:
-    """Guardrail replay: within budgets; offer mix and review rate close to the champion's."""
+    """Guardrail replay against the champion's on the same decision points: budget spent no
+    faster, offer mix and review rate close. Nothing to compare with (a first model): skipped."""
     names = ("replay.budget", "replay.offer_mix", "replay.review_rate")
     if result is None:
         return [skipped(n, reason, required) for n in names]
     rows = int(result["decisions"])
-    share = result["max_budget_share"]
-    detail = f"largest share of a period budget burned: {share:.3f}"
-    out = [at_most(names[0], share, max_budget_share, rows, detail)]
     base = result.get("baseline")
     if base is None:
         why = "no champion to compare decisions with"
-        return [*out, skipped(names[1], why), skipped(names[2], why)]
+        return [skipped(n, why) for n in names]
     mix = (
         f"total variation distance of the offers granted ({base['offers']} by the champion, "
         f"{result['offers']} by the challenger)"
@@ -164,11 +162,23 @@ def replay_checks(
         f"review or reject: champion {base['review_rate']:.4f}, "
         f"challenger {result['review_rate']:.4f}"
     )
+    lead = result["budget_lead"]
     return [
-        *out,
+        at_most(names[0], lead["lead"], max_budget_lead, rows, _lead_detail(lead)),
         at_most(names[1], result["offer_mix_shift"], max_mix_shift, rows, mix),
         at_most(names[2], result["review_rate_increase"], max_review_increase, rows, review),
     ]
+
+
+def _lead_detail(lead: dict) -> str:
+    if lead.get("contract_id") is None:
+        return "the challenger never spends faster than the champion"
+    return (
+        f"{lead['contract_id']} {lead['period']}: after {lead['decision']:,} of "
+        f"{lead['decisions']:,} decisions the challenger had granted "
+        f"{lead['candidate_points']:,} points, the champion {lead['baseline_points']:,} "
+        f"(budget {lead['budget_points']:,})"
+    )
 
 
 def shadow_checks(

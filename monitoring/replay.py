@@ -4,9 +4,11 @@ tracked in memory; nothing reaches the ledger), and the two runs are compared.
 
 Each contract decides for the customers of its own partner (``partner_id``), at each row's
 ``as_of``. Propensity is scored for every offer of the contract from the offer's attributes, as
-the decision service does. The comparison: the largest share of any period budget burned, the
-shift of the offer mix (total variation distance over the offers granted, per contract) and the
-change of the share of decisions routed to review or rejected (the review queue's load).
+the decision service does. The comparison: how far the candidate's budget spend runs ahead of
+the baseline's over the same decision points (the lead of its cumulative points, in shares of the
+period budget), the shift of the offer mix (total variation distance over the offers granted, per
+contract) and the change of the share of decisions routed to review or rejected (the review
+queue's load).
 """
 
 from __future__ import annotations
@@ -122,6 +124,49 @@ def max_budget_share(summaries: list[dict]) -> float:
     return float(max(shares)) if shares else 0.0
 
 
+def spend_lead(candidate: pd.DataFrame, baseline: pd.DataFrame, budgets: Mapping[str, int]) -> dict:
+    """How far the candidate's spend runs ahead of the baseline's on the same decision points.
+
+    Both runs decide the same rows in the same order (time, then customer), so after each
+    decision the points each has granted so far in the period can be compared. The lead is the
+    largest excess of the candidate's running total over the baseline's, as a share of the
+    period's budget (``budgets``: contract -> points per period): 0 when the candidate never
+    spends faster; 0.5 when at some point it has spent half a budget more. Both runs ending at
+    the full budget does not hide a candidate that got there on a fraction of the decisions.
+    """
+    lead: dict = {"lead": 0.0, "contract_id": None, "period": None}
+    for contract_id, mine in candidate.groupby("contract_id", sort=True):
+        theirs = baseline[baseline["contract_id"] == contract_id]
+        same = ("customer_id", "time")
+        if len(mine) != len(theirs) or any(
+            not np.array_equal(mine[c].to_numpy(), theirs[c].to_numpy()) for c in same
+        ):
+            raise ValueError(f"{contract_id}: the two replays decided different rows")
+        period = mine["period"].to_numpy()
+        spent, base = _running(mine, period), _running(theirs, period)
+        share = (spent - base) / float(budgets[contract_id])
+        at = int(np.argmax(share))
+        if share[at] > lead["lead"]:
+            in_period = period == period[at]
+            lead = {
+                "lead": float(share[at]),
+                "contract_id": str(contract_id),
+                "period": str(period[at]),
+                "decision": int(in_period[: at + 1].sum()),
+                "decisions": int(in_period.sum()),
+                "candidate_points": int(spent[at]),
+                "baseline_points": int(base[at]),
+                "budget_points": int(budgets[contract_id]),
+            }
+    return lead
+
+
+def _running(decisions: pd.DataFrame, period: np.ndarray) -> np.ndarray:
+    """Points granted so far in each decision's period, after that decision (in row order)."""
+    points = pd.to_numeric(decisions["points"]).where(decisions["offer_id"].notna(), 0)
+    return points.groupby(period).cumsum().to_numpy(dtype=np.int64)
+
+
 def total_variation(p: Mapping[str, float], q: Mapping[str, float]) -> float:
     """Half the L1 distance between two distributions over the same outcomes (0 same, 1 apart;
     an empty distribution is 0 from another empty one and 1 from any other)."""
@@ -151,4 +196,6 @@ def replay(
         result["baseline"] = base
         result["offer_mix_shift"] = total_variation(result["offer_mix"], base["offer_mix"])
         result["review_rate_increase"] = result["review_rate"] - base["review_rate"]
+        budgets = {c: cp.policy.budget.points_per_period for c, cp in policies.items()}
+        result["budget_lead"] = spend_lead(decisions, base_decisions, budgets)
     return result

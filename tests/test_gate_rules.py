@@ -94,9 +94,19 @@ def test_drift_verdicts_come_from_the_evidently_test_status_not_the_raw_value() 
 
 
 def test_replay_checks() -> None:
-    limits = (1.0, 0.15, 0.01, False)
+    limits = (0.25, 0.15, 0.01, False)
     first = {"decisions": 100, "max_budget_share": 0.7, "baseline": None}
-    assert [c.verdict for c in rules.replay_checks(first, *limits)] == ["pass", "skip", "skip"]
+    assert [c.verdict for c in rules.replay_checks(first, *limits)] == ["skip", "skip", "skip"]
+    lead = {
+        "lead": 0.3,
+        "contract_id": "C1",
+        "period": "2025Q3",
+        "decision": 40,
+        "decisions": 100,
+        "candidate_points": 9000,
+        "baseline_points": 6000,
+        "budget_points": 10000,
+    }
     result = {
         "decisions": 100,
         "max_budget_share": 0.7,
@@ -104,15 +114,21 @@ def test_replay_checks() -> None:
         "offer_mix_shift": 0.2,
         "review_rate": 0.05,
         "review_rate_increase": 0.04,
+        "budget_lead": lead,
         "baseline": {"offers": 12, "review_rate": 0.01},
     }
-    assert rules.failed(rules.replay_checks(result, *limits)) == [
-        "replay.offer_mix",
-        "replay.review_rate",
-    ]
+    checks = rules.replay_checks(result, *limits)
+    assert rules.failed(checks) == ["replay.budget", "replay.offer_mix", "replay.review_rate"]
+    assert checks[0].value == 0.3
+    assert checks[0].detail == (
+        "C1 2025Q3: after 40 of 100 decisions the challenger had granted 9,000 points, "
+        "the champion 6,000 (budget 10,000)"
+    )
+    calm = {**result, "budget_lead": {"lead": 0.0, "contract_id": None, "period": None}}
+    assert rules.replay_checks(calm, *limits)[0].verdict == "pass"
     none = rules.replay_checks(None, *limits, reason="no policy")
     assert {c.verdict for c in none} == {"skip"}
-    required = rules.replay_checks(None, 1.0, 0.15, 0.01, True, reason="no policy")
+    required = rules.replay_checks(None, 0.25, 0.15, 0.01, True, reason="no policy")
     assert {c.verdict for c in required} == {"fail"}
 
 
