@@ -4,6 +4,7 @@ no contract file is given, and `policy simulate` decides only for the contract's
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import lightgbm as lgb
@@ -136,3 +137,72 @@ def test_simulate_decides_for_the_contract_customers_only(tmp_path: Path) -> Non
     none = runner.invoke(app, base, env=env)
     assert none.exit_code == 2
     assert "no rows of partner 'P9' (contract C-1) among 4" in none.output
+
+
+# --- the check is fast: cached contracts, and nothing to do for content already active ---------
+
+
+def test_registered_contracts_are_read_from_the_cache_without_mlflow(
+    registered_home: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    env = {"LOYALTY_HOME": str(registered_home)}
+    policy = _policy(tmp_path, eligibility="customer.tenure_days >= 31")
+    first = runner.invoke(app, ["policy", "validate", str(policy)], env=env)  # fills the cache
+    assert first.exit_code == 0, first.output
+    code = (
+        "import sys; from typer.testing import CliRunner; from loyalty.cli import app; "
+        f"r = CliRunner().invoke(app, ['policy', 'validate', {str(policy)!r}]); "
+        "print(r.exit_code, 'v1 (champion)' in r.output, "
+        "[m for m in ('mlflow', 'lightgbm', 'sklearn') if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    assert out.stdout.split("\n")[-2] == "0 True []", out.stdout + out.stderr
+
+
+def test_the_cache_follows_the_aliases(registered_home: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import mlflow
+
+    from loyalty.commands._policy_contract import _UNKNOWN, cached_contract
+
+    home = tmp_path / "home"
+    shutil.copytree(registered_home, home)
+    uri, cache = f"sqlite:///{home / 'mlflow.db'}", home / "model-cache"
+    assert runner.invoke(app, ["policy", "validate", str(_policy(tmp_path))], env={
+        "LOYALTY_HOME": str(home)}).exit_code == 0  # fmt: skip
+    contract, label = cached_contract(uri, "loyalty-churn", cache)
+    assert (label, [f["name"] for f in contract["features"]]) == (
+        "loyalty-churn v1 (champion)",
+        ["tenure_days", "tier"],
+    )
+    assert cached_contract(uri, "loyalty-risk", cache) is None  # registered under no alias
+    assert cached_contract(uri, "loyalty-churn", tmp_path / "empty") is _UNKNOWN  # not cached
+    assert cached_contract("http://127.0.0.1:5000", "loyalty-churn", cache) is _UNKNOWN
+    client = mlflow.MlflowClient(uri, uri)
+    client.set_registered_model_alias("loyalty-churn", "challenger", "1")
+    client.delete_registered_model_alias("loyalty-churn", "champion")
+    assert cached_contract(uri, "loyalty-churn", cache)[1] == "loyalty-churn v1 (challenger)"
+    client.delete_registered_model_alias("loyalty-churn", "challenger")
+    assert cached_contract(uri, "loyalty-churn", cache) is None
+
+
+def test_applying_the_active_content_again_needs_no_registry(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    policy = _policy(tmp_path)
+    env = {"LOYALTY_HOME": str(home)}
+    assert runner.invoke(app, ["policy", "apply", str(policy)], env=env).exit_code == 0
+    (home / "mlflow.db").write_text("not a database")  # a registry that cannot answer
+    again = runner.invoke(app, ["policy", "apply", str(policy)], env=env)
+    assert again.exit_code == 0, again.output
+    assert "is already active" in again.output
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(yaml.safe_dump(doc(eligibility="customer.tenure_days >= 60")))
+    refused = runner.invoke(app, ["policy", "apply", str(changed)], env=env)
+    assert refused.exit_code == 2 and isinstance(refused.exception, SystemExit)
+    assert "cannot answer (DatabaseError" in refused.output

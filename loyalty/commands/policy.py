@@ -85,11 +85,16 @@ def apply(
 ) -> None:
     """Validate FILE, store it as an immutable version and make it the contract's active one.
 
-    Applying the same content again changes nothing. Exit 2 when FILE is invalid (nothing stored).
+    Applying the same content again changes nothing (and answers at once: that content passed
+    validation when it was applied). Exit 2 when FILE is invalid (nothing stored).
     """
     from guardrails.policy.validate import validate_file
     from loyalty.commands._policy_contract import policy_catalogue
 
+    active = _already_active(file)
+    if active is not None:
+        console.print(f"{active.contract_id}: version {active.version} is already active")
+        return
     result = validate_file(file, catalogue=policy_catalogue(contract).features)
     compiled = result.raise_for_issues()
     done = _store().apply(compiled.policy, result.text, str(file))
@@ -98,6 +103,21 @@ def apply(
         return
     was = f" (was {done.previous})" if done.previous else ""
     console.print(f"{done.contract_id}: version {done.version} stored and active{was}")
+
+
+def _already_active(file: Path):
+    """The store's active version of FILE's contract when it is exactly FILE's content, else
+    None (also when FILE does not parse: the full validation reports why)."""
+    from guardrails.policy.loading import check_document, content_hash, parse_yaml, read_text
+
+    data, issues = parse_yaml(read_text(file), str(file))
+    checked = None if issues else check_document(data, str(file))
+    if checked is None or not checked.ok:
+        return None
+    active = _store().active(checked.policy.contract_id)
+    if active is None or active.version != content_hash(checked.policy):
+        return None
+    return active
 
 
 @app.command("rollback")
