@@ -135,6 +135,7 @@ def test_cli_simulate_with_scores_file_and_out(tmp_path: Path) -> None:
         ["customer_id", "as_of"]
     ).to_parquet(tmp_path / "s.parquet")
     args = ["policy", "simulate", str(policy), "--features", str(tmp_path / "f.parquet")]
+    args += ["--as-of", "all"]  # every row is a decision point at its own time
     result = runner.invoke(
         app,
         [*args, "--scores", str(tmp_path / "s.parquet"), "--json", "--out", str(tmp_path / "out")],
@@ -146,6 +147,8 @@ def test_cli_simulate_with_scores_file_and_out(tmp_path: Path) -> None:
     assert len(pd.read_parquet(tmp_path / "out" / "decisions.parquet")) == 6
     text = runner.invoke(app, [*args, "--scores", str(tmp_path / "s.parquet")])
     assert "2025Q1          2,000 of 2,000 points (100.0%)" in text.output
+    last = runner.invoke(app, [*args[:-2], "--scores", str(tmp_path / "s.parquet"), "--json"])
+    assert json.loads(last.output)["rows_simulated"] == 1  # default: the latest as_of only
     missing = runner.invoke(app, args)
     assert (
         missing.exit_code == 2

@@ -18,6 +18,7 @@ from guardrails.arbitration import decide
 from guardrails.decision import Consent, ContactState, Decision, Remaining, Request, Scores
 from guardrails.periods import period_key
 from guardrails.policy.compiled import CompiledPolicy
+from guardrails.policy.sim_inputs import timestamps
 
 CONSENT_COLUMNS = ("consent_marketing", "consent_data_sharing", "partner_id")
 NOT_BINDING = {"chosen", "consent_basis", "model_factors"}
@@ -92,7 +93,10 @@ def row_times(frame: pd.DataFrame, at: dt.datetime | None) -> list[dt.datetime]:
         return [at] * len(frame)
     if "as_of" not in frame.columns:
         raise InputError("the feature table has no as_of column: give the decision time with --at")
-    stamps = pd.to_datetime(frame["as_of"], utc=True)
+    stamps = timestamps(frame["as_of"], "the feature table: column 'as_of'")
+    if stamps.isna().any():
+        row = int(stamps.isna().to_numpy().nonzero()[0][0])
+        raise InputError(f"the feature table: column 'as_of', row {row}: no value")
     return [t.to_pydatetime() for t in stamps]
 
 

@@ -10,16 +10,19 @@ import pandas as pd
 from features.errors import InputError
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, what: str = "") -> pd.DataFrame:
+    import pyarrow as pa
+
     path = Path(path)
+    name = f"{what} {path}".strip()
     if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
+        raise InputError(f"{name}: no such file or folder")
     try:
         if path.is_file() and path.suffix.lower() == ".csv":
             return pd.read_csv(path)
         return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the table ({exc})") from exc
+    except (OSError, ValueError, TypeError, pa.ArrowException) as exc:
+        raise InputError(f"{name}: cannot read the table ({exc})") from exc
 
 
 def _compiled(ref: str, contract: Path | None):
@@ -38,49 +41,85 @@ def _compiled(ref: str, contract: Path | None):
     return compile_policy(stored.policy, catalogue, f"{ref}@{stored.version}")
 
 
-def _with_scores(frame: pd.DataFrame, scores: Path | None) -> pd.DataFrame:
-    if scores is None:
-        return frame
-    table = _read_table(scores)
-    keys = [k for k in ("customer_id", "as_of") if k in table.columns and k in frame.columns]
-    if "customer_id" not in keys:
-        raise InputError(f"{scores}: the scores table needs a customer_id column")
-    score_cols = [c for c in table.columns if c not in keys]
-    merged = frame.drop(columns=[c for c in score_cols if c in frame.columns]).merge(
-        table, on=keys, how="left", validate="many_to_one"
-    )
-    return merged
+def read_scores(path: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(customer scores, (customer, offer) propensities) from ``--scores``: a score-batch output
+    folder (``customers/``, and ``offers/`` when it scored offers), or one table: wide (churn,
+    risk, propensity, propensity:<offer_id>) or long (offer_id and propensity)."""
+    from guardrails.policy.sim_inputs import check_scores, is_score_column
+
+    path = Path(path)
+    if path.is_dir() and (path / "customers").is_dir():
+        customers = _read_table(path / "customers", "--scores")
+        offers = path / "offers"
+        pairs = _read_table(offers, "--scores") if offers.is_dir() else None
+        check_scores(customers, f"--scores {path / 'customers'}")
+        if pairs is not None:
+            check_scores(pairs, f"--scores {offers}")
+        return customers, pairs
+    table = _read_table(path, "--scores")
+    check_scores(table, f"--scores {path}")
+    if "offer_id" in table.columns:
+        return None, table
+    if not any(is_score_column(c) for c in table.columns):
+        columns = list(table.columns)[:12]
+        raise InputError(
+            f"--scores {path}: no score column (churn, risk, propensity or "
+            f"propensity:<offer_id>; or offer_id with propensity); it has {columns}"
+        )
+    return table, None
 
 
 def run_simulation(
-    policy, features, scores, at, channel, partner, contract, out, all_customers=False
+    policy,
+    features,
+    scores,
+    at,
+    channel,
+    partner,
+    contract,
+    out,
+    all_customers=False,
+    as_of: str = "last",
 ) -> dict:
     """Simulate and return the summary; with ``out``, also write the decisions and summary.
 
+    ``as_of`` picks the rows of a table with several snapshots (``last``, ``all`` or a DATE).
     Only the contract's own customers are decided for unless ``all_customers`` is set.
     """
     from features.durations import DurationError, parse_timestamp
+    from guardrails.policy.sim_inputs import ALL, LAST, attach_scores, select_rows
     from guardrails.policy.simulation import contract_rows, row_times, scores_from_columns, simulate
 
+    try:
+        when = parse_timestamp(at).to_pydatetime() if at else None
+        snapshot = as_of if as_of in (LAST, ALL) else parse_timestamp(as_of)
+    except DurationError as exc:
+        raise InputError(f"--at / --as-of: {exc} (--as-of also takes last or all)") from exc
     compiled = _compiled(policy, contract)
-    table = _read_table(features)
-    frame = table if all_customers else contract_rows(compiled, table)
+    offer_ids = [o.offer.offer_id for o in compiled.offers]
+    table = _read_table(features, "--features")
+    if scores is not None:
+        customers, pairs = read_scores(scores)
+        where = f"--scores {scores}"
+        table = attach_scores(table, customers, pairs, compiled.policy.partner_id, offer_ids, where)
+    chosen = select_rows(table, snapshot)
+    frame = chosen if all_customers else contract_rows(compiled, chosen)
     if frame.empty:
         raise InputError(
             f"{features}: no rows of partner {compiled.policy.partner_id!r} (contract "
-            f"{compiled.contract_id}) among {len(table):,}; --all-customers decides for every row"
+            f"{compiled.contract_id}) among {len(chosen):,}; --all-customers decides for every row"
         )
-    frame = _with_scores(frame, scores)
-    try:
-        when = parse_timestamp(at).to_pydatetime() if at else None
-    except DurationError as exc:
-        raise InputError(f"--at: {exc}") from exc
-    offer_ids = [o.offer.offer_id for o in compiled.offers]
     decisions, summary = simulate(
         compiled, frame, scores_from_columns(frame, offer_ids), row_times(frame, when),
         channel, partner,
     )  # fmt: skip
-    summary = {"rows_in_table": len(table), "rows_simulated": len(frame), **summary}
+    summary = {
+        "rows_in_table": len(table),
+        "rows_chosen": len(chosen),
+        "as_of": _as_of_label(chosen, snapshot),
+        "rows_simulated": len(frame),
+        **summary,
+    }
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
@@ -89,12 +128,29 @@ def run_simulation(
     return summary
 
 
+def _as_of_label(chosen: pd.DataFrame, snapshot) -> str | None:
+    """The snapshot decided for (ISO), ``all``, or None for a table without as_of."""
+    if isinstance(snapshot, str) and snapshot == "all":
+        return "all"
+    if "as_of" not in chosen.columns:
+        return None
+    from guardrails.policy.sim_inputs import stamp_text
+
+    return stamp_text(pd.to_datetime(chosen["as_of"], utc=True).iloc[0])
+
+
 def summary_lines(summary: dict) -> list[str]:
     """The summary as lines of text for the terminal."""
     n = max(summary["decisions"], 1)
+    snapshot = summary.get("as_of")
+    chosen = (
+        f"{summary['rows_chosen']:,} rows at {snapshot}"
+        if snapshot not in (None, "all")
+        else f"{summary['rows_chosen']:,} rows"
+    )
     lines = [
-        f"{summary['rows_simulated']:,} of {summary['rows_in_table']:,} rows are the contract's "
-        "customers",
+        f"{summary['rows_in_table']:,} rows in the table, {chosen}, {summary['rows_simulated']:,} "
+        "of them the contract's customers",
         f"contract {summary['contract_id']} (policy {summary['policy_version']}): "
         f"{summary['decisions']:,} decisions, {summary['offers']:,} offers "
         f"({summary['offers'] / n:.1%}), {summary['no_offer']:,} without",

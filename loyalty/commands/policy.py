@@ -200,16 +200,28 @@ FeaturesOption = Annotated[
     Path,
     typer.Option(
         "--features",
-        help="Customer feature table (Parquet file or folder, or CSV): customer_id, the "
-        "features, and as_of unless --at is given.",
+        help="Customer feature table (Parquet file or folder, or CSV; a dataset's "
+        "DIR/churn/data works): customer_id, partner_id, the features, and as_of unless --at "
+        "is given.",
     ),
 ]
 ScoresOption = Annotated[
     Path | None,
     typer.Option(
         "--scores",
-        help="Scores table keyed by customer_id (and as_of): churn, risk, propensity or "
-        "propensity:<offer_id>. Default: those columns in the feature table.",
+        help="Scores: a `loyalty score-batch --out` folder of the same feature table "
+        "(customers/, offers/), or a table keyed by customer_id (and as_of) with churn, risk, "
+        "propensity or propensity:<offer_id> (or offer_id and propensity). Default: those "
+        "columns in the feature table.",
+    ),
+]
+AsOfOption = Annotated[
+    str,
+    typer.Option(
+        "--as-of",
+        help="Which rows of a table with several snapshots to decide for: last (the rows of "
+        "its latest as_of: a dataset's last snapshot), all (every row, each at its own "
+        "as_of), or a DATE (that snapshot).",
     ),
 ]
 AtOption = Annotated[str | None, typer.Option("--at", help="Decision time for every row (DATE).")]
@@ -230,6 +242,7 @@ def simulate(
     ],
     features: FeaturesOption,
     scores: ScoresOption = None,
+    as_of: AsOfOption = "last",
     at: AtOption = None,
     channel: ChannelOption = None,
     partner: PartnerOption = None,
@@ -245,11 +258,16 @@ def simulate(
     as_json: JsonOption = False,
 ) -> None:
     """Run a policy over the contract's customers and their scores without touching any ledger:
-    who gets what, budget burn per period, and how often each rule binds."""
+    who gets what, budget burn per period, and how often each rule binds.
+
+    With several snapshots per customer (a dataset, and score-batch output of it), the last
+    snapshot is decided for unless --as-of says otherwise; each row is decided at its as_of.
+    Exit 2 when a table, column or row cannot be used (the message names it).
+    """
     from loyalty.commands._policy_sim import run_simulation, summary_lines
 
     summary = run_simulation(
-        policy, features, scores, at, channel, partner, contract, out, all_customers
+        policy, features, scores, at, channel, partner, contract, out, all_customers, as_of
     )
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
