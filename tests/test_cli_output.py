@@ -143,3 +143,26 @@ def test_the_demo_ends_saying_whether_serve_can_start(tmp_path: Path) -> None:
         f"--dataset {tmp_path / 'demo' / 'datasets'} --dry-run` shows the gate's verdict), or "
         "rerun `loyalty demo --gate-config FILE` with thresholds the models can meet"
     )
+
+
+def test_a_passed_gate_after_a_drift_report_that_found_drift_says_why() -> None:
+    from loyalty.commands._demo_models import _drift_passed
+
+    checks = [
+        {"name": "absolute.roc_auc", "value": 0.87, "threshold": 0.65, "comparison": ">="},
+        {"name": "drift.features", "value": 0.171429, "threshold": 0.25, "comparison": "<"},
+        {"name": "drift.prediction", "value": 0.167879, "threshold": 0.25, "comparison": "<"},
+    ]
+    assert _drift_passed({"checks": checks}, found=False) == ""
+    assert _drift_passed({"checks": checks}, found=True) == (
+        " (the drift the report found is within the gate's thresholds: drift.features 0.1714 < "
+        "0.2500, drift.prediction 0.1679 < 0.2500)"
+    )
+
+
+def test_the_gate_title_is_not_wrapped() -> None:
+    from loyalty.commands.promote import checks_table
+
+    out = _printed(lambda: console.print(checks_table({**GATE, "checks": GATE["checks"][:1]})))
+    title = "Gate: propensity v12 vs champion v11 on 48,213 rows of 2025-09-01"
+    assert out.splitlines()[0].strip() == title

@@ -159,11 +159,13 @@ def _drift(settings, client, config, kind, datasets: Path, reports: Path, out: G
 
 def _drift_passed(result: dict, found: bool) -> str:
     """Why a gate passed although the drift report found drift: its own checks' figures."""
+    from loyalty.commands.promote import figure
+
     checks = [c for c in result["checks"] if c["name"].startswith("drift.")]
     if not found or not checks:
         return ""
     figures = ", ".join(
-        f"{c['name']} {c['value']} {c['comparison']} {c['threshold']}"
+        f"{c['name']} {figure(c['value'])} {c['comparison']} {figure(c['threshold'])}"
         if c["value"] is not None
         else f"{c['name']} skipped"
         for c in checks

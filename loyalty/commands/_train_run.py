@@ -53,9 +53,11 @@ def run_training(
                 console.print(f"[yellow]warning[/] {kind}: {warning}")
     if outcomes:
         console.print(_table(outcomes))
-    console.print(
+    console.print(  # one line, however long: the command is copied from logs
         f"Tracking store: {settings.tracking_uri} "
-        f"(open it with `mlflow ui --backend-store-uri {settings.tracking_uri}`)"
+        f"(open it with `mlflow ui --backend-store-uri {settings.tracking_uri}`)",
+        soft_wrap=True,
+        markup=False,
     )
     return outcomes
 

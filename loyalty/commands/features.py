@@ -71,6 +71,10 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
         rows, where = write_store(settings, frame, contract, t)
     except (ValueError, FeatureStoreUnavailableError) as exc:
         raise InputError(str(exc)) from exc
-    console.print(f"materialised {rows:,} customers as of {t.isoformat()} into {where}")
+    console.print(
+        f"materialised {rows:,} customers as of {t.isoformat()} into {where}",
+        soft_wrap=True,
+        markup=False,
+    )
     console.print(f"feature contract {contract.version} ({contract.hash})")
     return settings.home / FILE_NAME

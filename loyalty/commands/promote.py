@@ -120,11 +120,11 @@ def checks_table(result: dict) -> Table:
     rows = []
     for check in result["checks"]:
         threshold = check["threshold"]
-        shown = _fmt(threshold)
+        shown = figure(threshold)
         if threshold is not None and check["comparison"] not in ("-", "=="):
             shown = f"{check['comparison']} {shown}"
         rows.append(
-            (check["name"], _fmt(check["value"]), shown, check["verdict"], f"{check['rows']:,}")
+            (check["name"], figure(check["value"]), shown, check["verdict"], f"{check['rows']:,}")
         )
     checks = zip(rows, result["checks"], strict=True)
     figures = [len(r[2]) for r, c in checks if c["comparison"] != "=="]
@@ -138,6 +138,7 @@ def checks_table(result: dict) -> Table:
         whole("rows", [r[4] for r in rows], "right"),
         title=title,
         box=box.SIMPLE_HEAD,
+        min_width=len(title),  # the title on one line
     )
     for name, value, shown, verdict, rows_used in rows:
         table.add_row(name, value, shown, f"[{styles[verdict]}]{verdict}[/]", rows_used)
@@ -153,7 +154,8 @@ def notes(result: dict) -> list[str]:
     ]
 
 
-def _fmt(value) -> str:
+def figure(value) -> str:
+    """A check's value or threshold as the gate table shows it."""
     if value is None:
         return "-"
     if isinstance(value, float):
