@@ -46,7 +46,7 @@ class CannotServeError(RuntimeError):
 
 def no_champion(names: list[str]) -> CannotServeError:
     """The refusal for models without a champion, naming the first and listing the others."""
-    others = f" (nor does {' or '.join(repr(n) for n in names[1:])})" if names[1:] else ""
+    others = f" (nor of {' or '.join(repr(n) for n in names[1:])})" if names[1:] else ""
     return CannotServeError(
         f"no version of model {names[0]!r} has alias {CHAMPION!r}{others}: nothing to serve; "
         f"{FIRST_STEPS}"

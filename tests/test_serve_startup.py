@@ -24,7 +24,7 @@ FIRST_STEPS = (
     "--dataset DIR && loyalty promote KIND --dataset DIR` for each of churn, propensity, risk"
 )
 NONE_SERVED = (
-    "no version of model 'loyalty-churn' has alias 'champion' (nor does 'loyalty-propensity' "
+    "no version of model 'loyalty-churn' has alias 'champion' (nor of 'loyalty-propensity' "
     f"or 'loyalty-risk'): nothing to serve; {FIRST_STEPS}"
 )
 
@@ -82,7 +82,7 @@ def test_kinds_without_a_champion_are_named_before_bentoml_starts(registry: str)
     result = runner.invoke(app, ["serve", "--port", str(_free_port())])
     assert result.exit_code == 2, result.output
     assert result.output == (
-        "error: no version of model 'loyalty-propensity' has alias 'champion' (nor does "
+        "error: no version of model 'loyalty-propensity' has alias 'champion' (nor of "
         f"'loyalty-risk'): nothing to serve; {FIRST_STEPS}\n"
     )
     assert time.monotonic() - started < 5
@@ -103,7 +103,7 @@ def test_a_registry_that_answers_no_champion_is_not_hidden_by_the_model_cache(
     with pytest.raises(CannotServeError) as caught:
         load_models(registry, NAMES, cache)
     assert str(caught.value).startswith(
-        "no version of model 'loyalty-propensity' has alias 'champion' (nor does 'loyalty-risk')"
+        "no version of model 'loyalty-propensity' has alias 'champion' (nor of 'loyalty-risk')"
     )
 
 
