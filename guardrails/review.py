@@ -17,6 +17,7 @@ from typing import Any
 
 from features.errors import LoyaltyError
 from guardrails.audit import AuditRecord, AuditTrail
+from guardrails.errors import ConflictError, NotFoundError
 from guardrails.ledger.db import Tx
 from guardrails.ledger.model import InvalidTransitionError
 from guardrails.ledger.sql_ledger import SqlLedger
@@ -33,7 +34,16 @@ class ReviewError(LoyaltyError):
     """A review cannot be resolved as asked (unknown id, already resolved, expired)."""
 
 
-class ReviewExpiredError(ReviewError):
+class ReviewNotFoundError(ReviewError, NotFoundError):
+    """No review with that id."""
+
+
+class ReviewSettledError(ReviewError, ConflictError):
+    """The review was resolved another way already (approved, rejected or expired), e.g. by a
+    reviewer racing an orchestrator's cancel."""
+
+
+class ReviewExpiredError(ReviewError, ConflictError):
     """The review's time ran out; its budget went back and nothing was approved."""
 
 
@@ -111,7 +121,9 @@ class ReviewQueue:
     def get(self, review_id: str) -> Review:
         found = self.db.run(lambda tx: self._load(tx, "id = ?", review_id), write=False)
         if found is None:
-            raise ReviewError(f"no review {review_id!r}; `loyalty review list` shows the queue")
+            raise ReviewNotFoundError(
+                f"no review {review_id!r}; `loyalty review list` shows the queue"
+            )
         return found
 
     def list(self, status: str | None = PENDING, limit: int = 200) -> list[Review]:
@@ -152,11 +164,13 @@ class ReviewQueue:
         def unit(tx: Tx) -> Review:
             review = self._load(tx, "id = ?", review_id, lock=True)
             if review is None:
-                raise ReviewError(f"no review {review_id!r}; `loyalty review list` shows the queue")
+                raise ReviewNotFoundError(
+                    f"no review {review_id!r}; `loyalty review list` shows the queue"
+                )
             if review.status != PENDING:
                 if review.status == status:
                     return review
-                raise ReviewError(f"review {review_id} is already {review.status}")
+                raise ReviewSettledError(f"review {review_id} is already {review.status}")
             outcome = status if review.expires_at > t else EXPIRED
             if outcome != EXPIRED and review.reservation_id is not None:
                 try:

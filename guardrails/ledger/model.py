@@ -13,6 +13,7 @@ from functools import cached_property
 from urllib.parse import quote, unquote
 
 from features.errors import LoyaltyError
+from guardrails.errors import ConflictError, NotFoundError, UnavailableError
 from guardrails.periods import PERIOD_KINDS as PERIOD_KINDS  # one definition, shared
 from guardrails.periods import period_key as period_key
 
@@ -41,19 +42,19 @@ class LedgerError(LoyaltyError):
     """The ledger cannot do what was asked (exit 2 on the command line)."""
 
 
-class IdempotencyConflictError(LedgerError):
+class IdempotencyConflictError(LedgerError, ConflictError):
     """The idempotency key was used before with a different payload digest."""
 
 
-class ReservationNotFoundError(LedgerError):
+class ReservationNotFoundError(LedgerError, NotFoundError):
     """No reservation with that id."""
 
 
-class InvalidTransitionError(LedgerError):
+class InvalidTransitionError(LedgerError, ConflictError):
     """The reservation is in a state that does not allow the operation (e.g. commit a release)."""
 
 
-class LedgerUnavailableError(LedgerError):
+class LedgerUnavailableError(LedgerError, UnavailableError):
     """The database could not be reached or stayed busy past the bounded retry."""
 
 
