@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
 from serving.auth import Principal
-from serving.core import DecisionCore, ServiceError
+from serving.core import DecisionCore
 from serving.operations import prior_decision
 
 
@@ -13,11 +14,11 @@ def _visible(core: DecisionCore, decision_id: str, who: Principal | None) -> dic
     """The stored decision; a partner token sees only its own contracts' (else 404, no leak)."""
     record = prior_decision(core, decision_id)
     if record is None:
-        raise ServiceError(404, f"unknown decision {decision_id!r}")
+        raise NotFoundError(f"unknown decision {decision_id!r}")
     response = record["details"]["response"]
     partner_only = who is not None and not who.scopes & {"orchestrator", "operator"}
     if partner_only and response["partner_id"] != who.partner:
-        raise ServiceError(404, f"unknown decision {decision_id!r}")
+        raise NotFoundError(f"unknown decision {decision_id!r}")
     return response
 
 
@@ -36,30 +37,34 @@ def _pending_review(core: DecisionCore, response: dict):
 
 
 def commit(core: DecisionCore, decision_id: str, who: Principal | None = None) -> dict:
-    """The reward was delivered: make the hold final."""
-    from guardrails.ledger import InvalidTransitionError
-
+    """The reward was delivered: make the hold final (a released hold: ConflictError)."""
     response = _visible(core, decision_id, who)
     if not response["reservation_id"]:
-        raise ServiceError(409, f"decision {decision_id} reserved nothing: nothing to commit")
+        raise ConflictError(f"decision {decision_id} reserved nothing: nothing to commit")
     if _pending_review(core, response) is not None:
-        raise ServiceError(409, f"decision {decision_id} waits for review: approve it first")
-    try:
-        r = core.stores.ledger.commit(response["reservation_id"])
-    except InvalidTransitionError as exc:
-        raise ServiceError(409, str(exc)) from exc
+        raise ConflictError(f"decision {decision_id} waits for review: approve it first")
+    r = core.stores.ledger.commit(response["reservation_id"])
     _trail(core, response, "commit", str(r.status), who)
     return {**response, "state": str(r.status)}
 
 
 def cancel(core: DecisionCore, decision_id: str, reason: str | None, who=None) -> dict:
-    """Release a hold or reverse a commit; a pending review is rejected with it."""
+    """Release a hold or reverse a commit; a pending review is rejected with it. A review that
+    a reviewer resolves between the read and the reject is a ReviewSettledError (409)."""
+    from guardrails.review import ReviewSettledError
+
     response = _visible(core, decision_id, who)
     why = reason or "cancelled by the orchestrator"
     state = "nothing reserved"
     review = _pending_review(core, response)
     if review is not None:
-        core.stores.reviews.reject(review.id, who.name if who else "service", note=why)
+        try:
+            core.stores.reviews.reject(review.id, who.name if who else "service", note=why)
+        except ReviewSettledError as exc:  # a reviewer resolved it since it was read
+            raise ReviewSettledError(
+                f"decision {decision_id}: {exc} (resolved while cancelling); nothing was "
+                "cancelled: look the decision up and cancel again if it should still go"
+            ) from exc
     if response["reservation_id"]:
         state = str(core.stores.ledger.cancel(response["reservation_id"], why).status)
     _trail(core, response, "cancel", state, who, why)
@@ -83,7 +88,15 @@ def _trail(core, response: dict, event: str, outcome: str, who, note: str | None
 
 
 def intake(core: DecisionCore, events: list[dict]) -> dict:
+    """Store the events (idempotent by event id) once every one passes the schema's rules;
+    a refused batch stores nothing."""
+    from serving.inputs import check_events
+
+    problems = check_events(events)
+    if problems:
+        raise InvalidInputError("events break the event schema; none was stored", problems)
     accepted, duplicates = core.state.apply(events)
+    core.metrics.intake(events, core.clock(), core.known_partners())
     return {"accepted": accepted, "duplicates": duplicates}
 
 
@@ -92,15 +105,9 @@ def review_list(core: DecisionCore, status: str | None = "pending") -> list[dict
 
 
 def review_resolve(core, review_id: str, approve: bool, by: str, note: str | None) -> dict:
-    from guardrails.review import ReviewError, ReviewExpiredError
-
-    try:
-        fn = core.stores.reviews.approve if approve else core.stores.reviews.reject
-        return _review(fn(review_id, by, note=note))
-    except ReviewExpiredError as exc:
-        raise ServiceError(409, str(exc)) from exc
-    except ReviewError as exc:
-        raise ServiceError(404 if "no review" in str(exc) else 409, str(exc)) from exc
+    """Approve (commit the hold) or reject (release it); errors carry their outcome type."""
+    fn = core.stores.reviews.approve if approve else core.stores.reviews.reject
+    return _review(fn(review_id, by, note=note))
 
 
 def _review(r) -> dict[str, Any]:

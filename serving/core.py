@@ -7,24 +7,17 @@ online feature store, the event state and the guardrail stores, opened once per 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from guardrails.errors import InvalidInputError, NotFoundError, UnavailableError
+from serving.environment import apply_defaults
 from serving.model_set import ModelSet, load_models
 
 log = logging.getLogger("loyalty.serving")
-
-
-class ServiceError(Exception):
-    """A request the service refuses, with its HTTP status and a message that says why."""
-
-    def __init__(self, status: int, message: str, problems: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.problems = status, message, problems or []
 
 
 class DecisionCore:
@@ -37,7 +30,7 @@ class DecisionCore:
         from serving.metrics import Metrics
         from serving.state import FILE_NAME, OnlineState
 
-        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        apply_defaults()
         self.settings = settings or load_settings()
         self.clock = clock
         s = self.settings
@@ -88,7 +81,8 @@ class DecisionCore:
         try:
             changed = False
             as_of = self.features.as_of.timestamp() if self.features else None
-            self.metrics.freshness(self.clock(), as_of, self.state.freshness())
+            now = self.clock()
+            self.metrics.freshness(now, as_of, self.state.freshness(now), self.known_partners())
             try:
                 fresh = self._load_models()
             except Exception as exc:  # keep serving what we have
@@ -110,6 +104,11 @@ class DecisionCore:
             return changed
         finally:
             self._refresh_lock.release()
+
+    def known_partners(self) -> frozenset[str]:
+        """Partners the active policies name (their own and data-sharing partners): the only
+        values a metric label may take; anything else is counted as ``unknown``."""
+        return frozenset(p for cp in self.policies.values() for p in cp.policy.data_partners)
 
     # -- readiness ----------------------------------------------------------------------------
     def readiness(self) -> tuple[bool, dict]:
@@ -134,26 +133,27 @@ class DecisionCore:
     def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
         """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
         ones, each checked against the feature contract."""
-        from serving.decide import check_overrides, customer_rows
+        from serving.decide import customer_rows
         from serving.feature_store import FeatureStoreUnavailableError
+        from serving.inputs import check_overrides
 
         store = self.features
         if store is None:
-            raise ServiceError(503, "no online feature store: run `loyalty features materialize`")
+            raise UnavailableError("no online feature store: run `loyalty features materialize`")
         problems = []
         for i, extra in enumerate(overrides):
             for p in check_overrides(extra or {}, store.contract.features):
                 problems.append(f"customers[{i}].{p}" if len(ids) > 1 else p)
         if problems:
-            raise ServiceError(422, "features break the feature contract", problems)
+            raise InvalidInputError("features break the feature contract", problems)
         try:
             stored = store.lookup(ids)
         except FeatureStoreUnavailableError as exc:
-            raise ServiceError(503, f"online feature store unavailable: {exc}") from exc
+            raise UnavailableError(f"online feature store unavailable: {exc}") from exc
         names = store.contract.names
         for cid, extra in zip(ids, overrides, strict=True):
             if cid not in stored and not set(names) <= set(extra or {}):
-                raise ServiceError(404, f"unknown customer {cid!r}: no materialized features")
+                raise NotFoundError(f"unknown customer {cid!r}: no materialized features")
         return customer_rows(stored, ids, overrides, names)
 
     def close(self) -> None:

@@ -20,44 +20,6 @@ from serving.model_set import ModelSet
 OFFER_FEATURES = ("offer_type", "offer_value", "offer_points_cost", "offer_valid_days")
 
 
-class FeatureError(ValueError):
-    """Caller-sent features break the feature contract; ``problems`` are field-level messages."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def check_overrides(overrides: Mapping[str, Any], contract_features: Sequence[dict]) -> list[str]:
-    """Field-level problems of caller-sent feature values against the feature contract."""
-    specs = {f["name"]: f for f in contract_features}
-    problems = []
-    for name, value in overrides.items():
-        spec = specs.get(name)
-        where = f"features.{name}"
-        if spec is None:
-            problems.append(f"{where}: not a feature of contract version in use")
-        elif value is None:
-            if not spec.get("nullable"):
-                problems.append(f"{where}: may not be null")
-        elif spec["dtype"] == "category":
-            if not isinstance(value, str):
-                problems.append(f"{where}: must be a string (category)")
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            problems.append(f"{where}: must be a number")
-        elif spec["dtype"] == "int" and not float(value).is_integer():
-            problems.append(f"{where}: must be an integer")
-        elif isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"{where}: must be finite")
-        else:
-            lo, hi = spec.get("min"), spec.get("max")
-            if lo is not None and value < lo:
-                problems.append(f"{where}: {value} is below the minimum {lo}")
-            if hi is not None and value > hi:
-                problems.append(f"{where}: {value} is above the maximum {hi}")
-    return problems
-
-
 def customer_rows(
     stored: Mapping[str, Mapping[str, Any]],
     ids: Sequence[str],

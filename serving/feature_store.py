@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import FeatureContract
+from guardrails.errors import UnavailableError
 
 FILE_NAME = "online_features.db"
 _BATCH = 50_000
@@ -83,7 +84,7 @@ def _sql_values(column: pd.Series, spec: dict) -> list:
     return [None if np.isnan(v) else v for v in values.tolist()]
 
 
-class FeatureStoreUnavailableError(RuntimeError):
+class FeatureStoreUnavailableError(UnavailableError, RuntimeError):
     """The configured store cannot answer (Redis down, snapshot gone)."""
 
 

@@ -2,11 +2,25 @@
 contract, model versions served, data freshness per partner.
 
 Uses BentoML's own prometheus client registry, so ``/metrics`` shows these beside its own.
+Label values come from bounded sets only: a partner label is a partner the active policies
+name, ``none`` for events without one, and ``unknown`` for anything else a caller sent (free
+text from ``/events`` never becomes a series of its own).
 """
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+UNKNOWN, NO_PARTNER = "unknown", "none"
+
+
+def partner_label(partner: str | None, known: frozenset[str]) -> str:
+    """The label value of a partner id: itself when known, else one shared value."""
+    if not partner:
+        return NO_PARTNER
+    return partner if partner in known else UNKNOWN
 
 
 class Metrics:
@@ -52,6 +66,12 @@ class Metrics:
             "Now minus latest event, per partner",
             ("partner",),
         )
+        self.future_events = made(
+            Counter,
+            "loyalty_events_future_dated_total",
+            "Events received dated after their receipt, per partner (left out of the lag)",
+            ("partner",),
+        )
 
     def models(self, models: Any) -> None:
         for kind, m in models.champions.items():
@@ -64,8 +84,32 @@ class Metrics:
         if points:
             self.points.labels(contract).inc(points)
 
-    def freshness(self, now: float, snapshot_as_of: float | None, partners: dict) -> None:
+    def freshness(
+        self,
+        now: float,
+        snapshot_as_of: float | None,
+        partners: Mapping[str, tuple[float, float]],
+        known: frozenset[str],
+    ) -> None:
+        """Snapshot age and, per partner label, now minus its latest event not in the future
+        (never negative: future-dated events are counted by ``future_events`` instead)."""
         if snapshot_as_of is not None:
-            self.snapshot_age.set(now - snapshot_as_of)
+            self.snapshot_age.set(max(0.0, now - snapshot_as_of))
+        lags: dict[str, float] = {}
         for partner, (latest, _received) in partners.items():
-            self.intake_lag.labels(partner or "none").set(now - latest)
+            label = partner_label(partner, known)
+            lag = max(0.0, now - latest)
+            lags[label] = min(lag, lags.get(label, lag))
+        for label, lag in lags.items():
+            self.intake_lag.labels(label).set(lag)
+
+    def intake(self, events: Iterable[Mapping[str, Any]], now: float, known: frozenset[str]):
+        """Count the events dated after ``now`` (their receipt), per partner label."""
+        from serving.inputs import event_time
+
+        ahead: Tally[str] = Tally()
+        for e in events:
+            if event_time(e["occurred_at"]).timestamp() > now:
+                ahead[partner_label(e.get("partner_id"), known)] += 1
+        for label, n in ahead.items():
+            self.future_events.labels(label).inc(n)

@@ -9,7 +9,8 @@ import hashlib
 import json
 import time
 
-from serving.core import DecisionCore, ServiceError
+from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
+from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
 from serving.records import build_response, record_decision
 from serving.schemas import DecideRequest, ScoreRequest
@@ -34,7 +35,7 @@ def score(core: DecisionCore, req: ScoreRequest) -> dict:
     if req.contract_id is not None:
         cp = core.policies.get(req.contract_id)
         if cp is None:
-            raise ServiceError(404, f"unknown contract {req.contract_id!r}")
+            raise NotFoundError(f"unknown contract {req.contract_id!r}")
         offers = [co.offer for co in cp.offers]
     ids = [c.customer_id for c in req.customers]
     rows = Rows(core.customer_rows(ids, [c.features for c in req.customers]), offers)
@@ -83,13 +84,13 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     started = time.perf_counter()
     cp = core.policies.get(req.contract_id)
     if cp is None:
-        raise ServiceError(404, f"unknown contract {req.contract_id!r}: no active policy")
+        raise NotFoundError(f"unknown contract {req.contract_id!r}: no active policy")
+    now = _decision_time(core, req)
     payload_digest = digest(req.model_dump(mode="json"))
     decision_id = decision_id_for(req.idempotency_key)
     prior = prior_decision(core, decision_id)
     if prior is not None:
         return _replay(prior, payload_digest, req.idempotency_key)
-    now = _utc(req.time) if req.time else dt.datetime.fromtimestamp(core.clock(), dt.UTC)
     row = core.customer_rows([req.customer_id], [req.features])[0]
     st = core.state.customer(req.customer_id, now)
     row.update(st.consent)  # fresh consent beats the snapshot
@@ -148,12 +149,21 @@ def _drop_unrecorded_hold(core, first: dict, reservation, review) -> None:
 
 def _replay(prior: dict, payload_digest: str, key: str) -> dict:
     if prior.get("input_digest") != payload_digest:
-        raise ServiceError(409, f"idempotency key {key!r} was used with a different request")
+        raise ConflictError(f"idempotency key {key!r} was used with a different request")
     return {**prior["details"]["response"], "replayed": True}
 
 
-def _utc(when: dt.datetime) -> dt.datetime:
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+def _decision_time(core: DecisionCore, req: DecideRequest) -> dt.datetime:
+    """The request's time in UTC (default now), refused when out of the range the contact
+    windows and budget periods can compute with (docs/service.md)."""
+    from serving.inputs import as_utc, time_problem
+
+    if req.time is None:
+        return dt.datetime.fromtimestamp(core.clock(), dt.UTC)
+    problem = time_problem("time", req.time)
+    if problem is not None:
+        raise InvalidInputError("the decision time is out of range", [problem])
+    return as_utc(req.time)
 
 
 def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_digest, own):
@@ -186,7 +196,7 @@ def _guardrails(core, cp, req, features, st, scores, now, decision_id, payload_d
             req.idempotency_key, decision_id, payload_digest, lines, ttl_s=HOLD_TTL_S
         )
     except IdempotencyConflictError as exc:  # a concurrent request with the key, other payload
-        raise ServiceError(409, f"idempotency key {req.idempotency_key!r}: {exc}") from exc
+        raise ConflictError(f"idempotency key {req.idempotency_key!r}: {exc}") from exc
     review = None
     if reservation.ok and decision.route == "review":
         summary = {

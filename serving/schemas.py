@@ -9,7 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
-FeatureValue = float | int | str | None
+# bool first: a JSON true stays a bool (refused for a numeric feature with a 422 that names
+# it) instead of being read as the number 1
+FeatureValue = bool | float | int | str | None
 Features = dict[str, FeatureValue]
 
 EXAMPLE_SCORE = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 
 import anyio.to_thread
@@ -17,6 +16,9 @@ import bentoml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from serving.environment import apply_defaults
+from serving.errors import refusal_body, status_of
+from serving.middleware import AuthMiddleware, BodyLimitMiddleware, DocsMiddleware
 from serving.schemas import (
     EXAMPLE_DECIDE,
     EXAMPLE_EVENTS,
@@ -31,8 +33,7 @@ from serving.schemas import (
     ScoreResponse,
 )
 
-for _name, _value in (("MLFLOW_DISABLE_TELEMETRY", "true"), ("BENTOML_DO_NOT_TRACK", "True")):
-    os.environ.setdefault(_name, _value)  # environment defaults only: no files, no network
+apply_defaults()  # before BentoML or MLflow read them
 
 log = logging.getLogger("loyalty.serving")
 routes = FastAPI(title="decisions and reviews")
@@ -74,6 +75,9 @@ def _client_status(exc: BaseException | None) -> int | None:
         return None
     if isinstance(exc, ValidationError):
         return 400
+    status = status_of(exc)
+    if status is not None:
+        return status if status < 500 else None
     code = getattr(exc, "error_code", None)
     status = int(code) if code is not None else None
     return status if status is not None and 400 <= status < 500 else None
@@ -83,135 +87,31 @@ _FILTER = ClientErrorFilter()
 logging.getLogger("bentoml._internal.server.http_app").addFilter(_FILTER)
 
 
-JSON_ROUTES = frozenset({"/score", "/explain", "/decide", "/events"})
-
-
-class BodyLimitMiddleware:
-    """413 for a body over the limit, before anything parses it: a declared Content-Length is
-    checked at once; a body without one is read up to the limit, then handed on unchanged.
-    The JSON APIs also refuse other media types with 415 (BentoML would try to parse a form
-    and answer 500 for a malformed one)."""
-
-    def __init__(self, app, max_bytes: int | None = None) -> None:
-        self.app = app
-        self._max = max_bytes
-
-    @property
-    def max_bytes(self) -> int:
-        if self._max is None:
-            from loyalty.settings import load_settings
-
-            self._max = load_settings().max_body_bytes
-        return self._max
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            return await self.app(scope, receive, send)
-        limit = self.max_bytes
-        headers = dict(scope.get("headers") or [])
-        if scope["path"] in JSON_ROUTES:
-            media = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
-            if media.lower() not in (b"application/json", b""):
-                text = f"send the request as application/json, not {media.decode('latin-1')!r}"
-                return await _refuse(scope, receive, send, 415, text)
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                return await _refuse(scope, receive, send, 400, "bad Content-Length header")
-            if size > limit:
-                return await _refuse(scope, receive, send, 413, _limit_text(size, limit))
-            return await self.app(scope, receive, send)
-        chunks, total = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            chunks.append(message.get("body", b""))
-            total += len(chunks[-1])
-            if total > limit:
-                return await _refuse(scope, receive, send, 413, _limit_text(total, limit))
-            if not message.get("more_body"):
-                break
-        body, sent = b"".join(chunks), False
-
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        return await self.app(scope, replay, send)
-
-
-def _limit_text(size: int, limit: int) -> str:
-    return (
-        f"request body of {size:,} bytes is over the limit of {limit:,} bytes "
-        "(LOYALTY_MAX_BODY_BYTES): send fewer customers or events per request"
-    )
-
-
-async def _refuse(scope, receive, send, status: int, text: str):
-    return await JSONResponse({"error": text}, status_code=status)(scope, receive, send)
-
-
-class AuthMiddleware:
-    """401/403 before the request reaches any handler; the principal rides in the ASGI scope."""
-
-    def __init__(self, app, tokens_loader=None) -> None:
-        self.app = app
-        self._tokens = None
-        self._loader = tokens_loader or _settings_tokens
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        from serving.auth import AuthError, authorize
-
-        if self._tokens is None:
-            self._tokens = self._loader()
-        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
-        try:
-            principal = authorize(scope["path"], header or None, self._tokens)
-        except AuthError as exc:
-            response = JSONResponse({"error": str(exc)}, status_code=exc.status)
-            if exc.status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return await response(scope, receive, send)
-        scope.setdefault("state", {})["principal"] = principal
-        return await self.app(scope, receive, send)
-
-
-def _settings_tokens():
-    from loyalty.settings import load_settings
-    from serving.auth import load_tokens
-
-    s = load_settings()
-    return load_tokens(s.tokens.get_secret_value() if s.tokens else None, s.tokens_file)
-
-
 def _refusal(exc: Exception) -> JSONResponse:
-    """A refused request as ``{"error", "problems"}`` with its status (404, 409, 422, 503),
-    answered without an exception through BentoML (no traceback in the log); anything else
-    is raised: a 500 with its traceback."""
-    from guardrails.ledger import LedgerUnavailableError
-    from serving.core import ServiceError
-
-    if isinstance(exc, LedgerUnavailableError):
-        exc = ServiceError(503, f"ledger unavailable: {exc}")
-    if not isinstance(exc, ServiceError):
+    """Every route's one way to answer a refusal: ``{"error", "problems"}`` with the status of
+    the exception's type (``serving.errors``), answered without an exception through BentoML
+    (no traceback in the log); anything else is raised: a 500 with its traceback."""
+    status = status_of(exc)
+    if status is None:
         raise exc
-    if exc.status < 500:
-        log.info("refused (%d): %s", exc.status, exc.message)
+    body = refusal_body(exc)
+    if status < 500:
+        log.info("refused (%d): %s", status, body["error"])
     else:
-        log.warning("unavailable (%d): %s", exc.status, exc.message)
-    return JSONResponse({"error": exc.message, "problems": exc.problems}, status_code=exc.status)
+        log.warning("unavailable (%d): %s", status, body["error"])
+    return JSONResponse(body, status_code=status)
 
 
-def _json_error(exc: Exception) -> JSONResponse:
-    return _refusal(exc)  # the same answers as the APIs: a ledger outage is a 503, not a 500
+def _follow_bentoml_log_level() -> None:
+    """BentoML's server logging leaves the root logger at WARNING, so the service's own info
+    lines (a refusal, a client gone mid-body, a model swap) vanished; unless configured, the
+    ``loyalty`` loggers take BentoML's level (INFO; ERROR with --quiet, DEBUG with --debug) in
+    a BentoML worker; an embedding application (or a test) keeps its own configuration."""
+    from serving.startup import in_bentoml_worker
+
+    ours = logging.getLogger("loyalty")
+    if in_bentoml_worker() and ours.level == logging.NOTSET:
+        ours.setLevel(logging.getLogger("bentoml").getEffectiveLevel())
 
 
 def _principal(ctx_or_request):
@@ -229,6 +129,7 @@ class DecisionService:
         from serving.model_set import CannotServeError
         from serving.startup import refuse
 
+        _follow_bentoml_log_level()
         try:
             self.core = DecisionCore()
         except CannotServeError as exc:  # no champion: one line and the server stops
@@ -300,7 +201,12 @@ class DecisionService:
         from serving import actions
 
         body = EventsRequest(**req)
-        return EventsResponse(**actions.intake(self.core, [e.model_dump() for e in body.events]))
+        try:
+            return EventsResponse(
+                **actions.intake(self.core, [e.model_dump() for e in body.events])
+            )
+        except Exception as exc:
+            return _refusal(exc)
 
     @bentoml.api(route="/ready")
     async def ready(self) -> dict:
@@ -315,7 +221,7 @@ class DecisionService:
         try:
             return actions.get_decision(self.core, decision_id, _principal(request))
         except Exception as exc:
-            return _json_error(exc)
+            return _refusal(exc)
 
     @routes.post("/decisions/{decision_id}/commit")
     def commit(self, decision_id: str, request: Request):
@@ -324,7 +230,7 @@ class DecisionService:
         try:
             return actions.commit(self.core, decision_id, _principal(request))
         except Exception as exc:
-            return _json_error(exc)
+            return _refusal(exc)
 
     @routes.post("/decisions/{decision_id}/cancel")
     def cancel(self, decision_id: str, request: Request, body: ActionRequest | None = None):
@@ -334,7 +240,7 @@ class DecisionService:
             reason = body.reason if body else None
             return actions.cancel(self.core, decision_id, reason, _principal(request))
         except Exception as exc:
-            return _json_error(exc)
+            return _refusal(exc)
 
     @routes.get("/reviews")
     def reviews(self, status: str = "pending"):
@@ -343,24 +249,26 @@ class DecisionService:
         try:
             return actions.review_list(self.core, None if status == "all" else status)
         except Exception as exc:
-            return _json_error(exc)
+            return _refusal(exc)
 
     @routes.post("/reviews/{review_id}/{verdict}")
     def resolve(self, review_id: str, verdict: str, body: ReviewAction):
+        from guardrails.errors import NotFoundError
         from serving import actions
 
-        if verdict not in ("approve", "reject"):
-            return JSONResponse({"error": "verdict must be approve or reject"}, status_code=404)
         try:
+            if verdict not in ("approve", "reject"):
+                raise NotFoundError(f"no verdict {verdict!r}: approve or reject")
             return actions.review_resolve(
                 self.core, review_id, verdict == "approve", body.by, body.note
             )
         except Exception as exc:
-            return _json_error(exc)
+            return _refusal(exc)
 
 
 # the first added is the outermost: tokens are checked before a body is even read
 DecisionService.add_asgi_middleware(AuthMiddleware)
 DecisionService.add_asgi_middleware(BodyLimitMiddleware)
+DecisionService.add_asgi_middleware(DocsMiddleware)
 EXAMPLES = {"/score": EXAMPLE_SCORE, "/decide": EXAMPLE_DECIDE, "/events": EXAMPLE_EVENTS}
 __all__ = ["EXAMPLES", "DecisionService", "json"]

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from guardrails.errors import UnavailableError
+
 FILE_NAME = "online_state.db"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -24,6 +26,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_customer ON events (customer_id, at);
 """
 _LOOKBACK_S = 400 * 86_400.0  # longer than any contact window or budget period
+
+
+class StateUnavailableError(UnavailableError):
+    """The event state database cannot take the write now (locked past its timeout)."""
 
 
 @dataclass
@@ -61,14 +67,19 @@ class OnlineState:
         now = self.clock()
         rows = [_row(e, now) for e in events]
         db = self._db()
-        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # locked past the timeout, disk gone
+            raise StateUnavailableError(f"event state at {self.path}: {exc}") from exc
         try:
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             accepted = db.total_changes - before
             db.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise StateUnavailableError(f"event state at {self.path}: {exc}") from exc
             raise
         return accepted, len(rows) - accepted
 
@@ -92,13 +103,16 @@ class OnlineState:
                 state.declines.append(when)
         return state
 
-    def freshness(self) -> dict[str, tuple[float, float]]:
-        """Per partner: (latest event time, latest receipt time), epoch seconds."""
+    def freshness(self, now: float) -> dict[str, tuple[float, float]]:
+        """Per partner: (latest event time not after ``now``, latest receipt time), epoch
+        seconds. An event dated in the future does not count as fresh data (it would make the
+        lag negative); partners with only future events are left out."""
         rows = self._db().execute(
-            "SELECT COALESCE(partner_id, ''), MAX(at), MAX(received) FROM events "
-            "GROUP BY COALESCE(partner_id, '')"
+            "SELECT COALESCE(partner_id, ''), MAX(CASE WHEN at <= ? THEN at END), MAX(received) "
+            "FROM events GROUP BY COALESCE(partner_id, '')",
+            (now,),
         )
-        return {p: (float(a), float(r)) for p, a, r in rows}
+        return {p: (float(a), float(r)) for p, a, r in rows if a is not None}
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

@@ -86,3 +86,25 @@ def _all_to_review(text: str) -> str:
     doc = yaml.safe_load(text)
     doc["risk_routing"] = {"approve_below": 0.0, "review_below": 1.0}
     return yaml.safe_dump(doc, sort_keys=False)
+
+
+def written(core) -> dict[str, int]:
+    """Rows of everything a request can write (ledger, decisions, reviews, audit, intake),
+    read through a DecisionCore on the same data home: equal before and after a refusal."""
+    counts = core.stores.ledger.db.run(
+        lambda tx: {
+            table: int(tx.one(f"SELECT COUNT(*) FROM {table}")[0])
+            for table in (
+                "reservations",
+                "reservation_lines",
+                "ledger_entries",
+                "decisions",
+                "reviews",
+                "audit_records",
+            )
+        },
+        write=False,
+    )
+    (events,) = core.state._db().execute("SELECT COUNT(*) FROM events").fetchone()
+    counts["intake_events"] = int(events)
+    return counts

@@ -50,6 +50,56 @@ def test_openapi_lists_the_endpoints_with_examples(client):
     assert "orch-2025-10-01-0001" in str(doc)
 
 
+# Every status each route answers, besides 200 (500: the one BentoML declares for its APIs).
+DECLARED = {
+    ("/healthz", "get"): set(),
+    ("/livez", "get"): set(),
+    ("/readyz", "get"): set(),
+    ("/metrics", "get"): {401, 403},
+    ("/score", "post"): {400, 401, 403, 404, 413, 415, 422, 500, 503},
+    ("/explain", "post"): {400, 401, 403, 404, 413, 415, 422, 500, 503},
+    ("/decide", "post"): {400, 401, 403, 404, 409, 413, 415, 422, 500, 503},
+    ("/events", "post"): {400, 401, 403, 413, 415, 422, 500, 503},
+    ("/ready", "post"): {400, 401, 403, 413, 500},
+    ("/decisions/{decision_id}", "get"): {401, 403, 404, 503},
+    ("/decisions/{decision_id}/commit", "post"): {400, 401, 403, 404, 409, 413, 503},
+    ("/decisions/{decision_id}/cancel", "post"): {400, 401, 403, 404, 409, 413, 422, 503},
+    ("/reviews", "get"): {401, 403, 503},
+    ("/reviews/{review_id}/{verdict}", "post"): {400, 401, 403, 404, 409, 413, 422, 503},
+}
+
+
+def test_openapi_declares_the_bearer_scheme_scopes_statuses_and_version(client):
+    """Swagger's Authorize needs the scheme; every protected route names its scopes (/metrics:
+    operator) and declares exactly the statuses it answers; the version is the package's."""
+    from importlib.metadata import version
+
+    from serving.auth import required_scopes
+
+    doc = client.get("/docs.json").json()
+    assert doc["info"]["version"] == version("loyalty-decisioning") != "None"
+    scheme = doc["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert doc["security"] == [{"bearer": []}]
+    ops = {(path, m): op for path, item in doc["paths"].items() for m, op in item.items()}
+    assert set(ops) == set(DECLARED)
+    for (path, method), op in ops.items():
+        statuses = {int(s) for s in op["responses"]} - {200}
+        assert statuses == DECLARED[path, method], (path, method, sorted(statuses))
+        scopes = required_scopes(path)
+        if scopes is None:
+            assert op["security"] == [] and "x-required-scopes" not in op, path
+        else:
+            assert op["security"] == [{"bearer": []}], path
+            assert op["x-required-scopes"] == sorted(scopes), path
+            assert op["description"].startswith("Needs a bearer token with scope "), path
+    assert ops["/metrics", "get"]["x-required-scopes"] == ["operator"]
+    refusal = ops["/decide", "post"]["responses"]["422"]["content"]["application/json"]
+    assert refusal["schema"] == {"$ref": "#/components/schemas/Refusal"}
+    assert "problems" in doc["components"]["schemas"]["Refusal"]["properties"]
+    assert client.get("/").status_code == 200  # the Swagger UI: public, reads /docs.json
+
+
 @pytest.mark.parametrize(
     ("method", "path", "headers", "status"),
     [
