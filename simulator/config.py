@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from loyalty.errors import InputError
+from features.errors import InputError
 
 DEFAULT_START = "2024-01-01"
 DEFAULT_MONTHS = 30

@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from features.atomic import FolderNotEmptyError, atomic_folder
+from features.errors import InputError
 from features.schema import SCHEMA_VERSION
-from loyalty.errors import InputError
 from simulator import config as params
 from simulator.generate import generate_chunk
 from simulator.policies import write_policies

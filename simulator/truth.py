@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from loyalty.errors import InputError
+from features.errors import InputError
 from simulator import config as params
 from simulator import rates
 from simulator.population import Population
