@@ -9,6 +9,7 @@ import hashlib
 import json
 import time
 
+from guardrails.audit import DecisionLog
 from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
@@ -74,10 +75,7 @@ def score(core: DecisionCore, req: ScoreRequest) -> dict:
 
 def prior_decision(core: DecisionCore, decision_id: str) -> dict | None:
     """The stored decision record (its audit body), or None."""
-    for row in core.stores.audit.for_decision(decision_id):
-        if row.event == "decision":
-            return json.loads(row.body)
-    return None
+    return DecisionLog(core.stores.audit).find(decision_id)
 
 
 def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) -> dict:

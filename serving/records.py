@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from guardrails.audit import AuditRecord, DecisionLog
 
 
 def _status(decision, reservation) -> str:
@@ -83,8 +83,6 @@ def _reason(r) -> dict:
 def decision_record(req, response, payload_digest, caller, scores, shadow):
     """The audit record of a decision: versions, input digest, scores (incl. ``shadow_*``),
     reason codes and the response itself."""
-    from guardrails.audit import AuditRecord
-
     numbers = {k: v for k, v in (("churn", scores.churn), ("risk", scores.risk)) if v is not None}
     if response["offer_id"]:
         numbers["propensity"] = scores.propensity[response["offer_id"]]
@@ -113,35 +111,8 @@ def decision_record(req, response, payload_digest, caller, scores, shadow):
     )
 
 
-# no conflict target: either unique index (decision id, key) turns a racer's insert into nothing
-_CLAIM = (
-    "INSERT INTO decisions (decision_id, idempotency_key, input_digest, created_at) "
-    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-_FIRST = (
-    "SELECT body FROM audit_records WHERE decision_id = ? AND event = 'decision' "
-    "ORDER BY seq LIMIT 1"
-)
-
-
 def record_decision(core, req, response, payload_digest, caller, scores, shadow) -> dict | None:
-    """Record the decision once per idempotency key: the key's row in ``decisions`` and the
-    audit record in one transaction. None when this call recorded it; otherwise the audit body
-    of the decision another worker recorded first (a race on a new key), whose answer stands.
-
-    The claim comes first, so a concurrent claimer waits for it (PostgreSQL's unique index, or
-    SQLite's writer lock) and then reads the winner's record."""
+    """Record the decision once per idempotency key (guardrails' decision log): None when this
+    call recorded it; otherwise the audit body of the decision recorded first for the key."""
     record = decision_record(req, response, payload_digest, caller, scores, shadow)
-    audit = core.stores.audit
-    claim = (response["decision_id"], req.idempotency_key, payload_digest, core.clock())
-
-    def unit(tx):
-        if tx.execute(_CLAIM, claim).rowcount == 0:
-            row = tx.one(_FIRST, (response["decision_id"],))
-            if row is None:  # claimed, but its record is not there: never expected
-                raise RuntimeError(f"decision {response['decision_id']} has no audit record")
-            return json.loads(row[0])
-        audit.append_in(tx, record)
-        return None
-
-    return core.stores.ledger.db.run(unit)
+    return DecisionLog(core.stores.audit).record(record, core.clock())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from guardrails.audit.chain import GENESIS, Head, StoredRow, Verdict, verify_rows
+from guardrails.audit.decision_log import DecisionLog
 from guardrails.audit.keys import KeyUnavailableError, Pseudonymizer, resolve_key
 from guardrails.audit.record import AuditRecord
 from guardrails.audit.trail import AuditTrail
@@ -11,6 +12,7 @@ __all__ = [
     "GENESIS",
     "AuditRecord",
     "AuditTrail",
+    "DecisionLog",
     "Head",
     "KeyUnavailableError",
     "Pseudonymizer",
