@@ -132,9 +132,10 @@ def prepare_home(home: Path) -> dict[str, Any]:
 
 
 def _active_policies(home: Path) -> list[str]:
-    from guardrails.policy.store import PolicyStore
+    from guardrails.ledger.home import open_policy_store
 
-    return sorted(PolicyStore(home / "policies.db").active_all())
+    url = f"sqlite:///{(home / 'ledger.db').resolve()}"
+    return sorted(open_policy_store(url, home).active_all())
 
 
 def customers(home: Path, n: int = 2000) -> list[dict[str, Any]]:

@@ -93,9 +93,10 @@ def customer_rows(dataset: Path, max_rows: int, seed: int) -> pd.DataFrame | Non
 
 def active_policies(settings) -> dict:
     """Every contract's active policy, compiled (empty when none was applied)."""
-    from guardrails.policy.store import PolicyStore, compile_active
+    from guardrails.ledger.home import open_policy_store
+    from guardrails.policy.store import compile_active
 
-    return compile_active(PolicyStore(settings.policy_store_path))
+    return compile_active(open_policy_store(settings.ledger_database, settings.home))
 
 
 def replay_models(settings, client, kind: str, challenger: Model, champion: Model | None):

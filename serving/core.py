@@ -24,22 +24,25 @@ class DecisionCore:
     """Everything one worker holds; swapped atomically on refresh (a reference assignment)."""
 
     def __init__(self, settings: Any = None, clock: Callable[[], float] = time.time) -> None:
+        from guardrails.ledger.home import import_legacy_files
         from guardrails.policy.store import PolicyStore
         from loyalty.commands.ledger import open_stores_from_settings
         from loyalty.settings import load_settings
         from serving.metrics import Metrics
-        from serving.state import FILE_NAME, OnlineState
+        from serving.state import OnlineState
 
         apply_defaults()
         self.settings = settings or load_settings()
         self.clock = clock
         s = self.settings
         self.models: ModelSet = self._load_models()
-        self.policy_store = PolicyStore(s.policy_store_path)
+        self.stores = open_stores_from_settings(write=True)
+        # Policies and intake state share the ledger database: every host sees the same ones.
+        import_legacy_files(self.stores.ledger.db, Path(s.home))
+        self.policy_store = PolicyStore(self.stores.ledger.db)
         self.policies = self._compile_policies()
         self.features = self._open_features()
-        self.state = OnlineState(Path(s.home) / FILE_NAME, clock)
-        self.stores = open_stores_from_settings(write=True)
+        self.state = OnlineState(self.stores.ledger.db, clock)
         self.metrics = Metrics()
         self.metrics.models(self.models)
         self._refresh_lock = threading.Lock()

@@ -44,14 +44,14 @@ def _demo(home) -> str:
 
 
 def _stores(home) -> dict:
-    from guardrails.policy.store import PolicyStore
+    from guardrails.ledger.home import open_policy_store
     from loyalty.commands._demo_summary import read_figures
     from loyalty.settings import load_settings
 
     with env({"LOYALTY_HOME": str(home)}):
         settings = load_settings()
         figures = read_figures(settings)
-        store = PolicyStore(settings.policy_store_path)
+        store = open_policy_store(settings.ledger_database, settings.home)
         figures["policy_versions"] = {c: len(store.versions(c)) for c in sorted(store.active_all())}
     return figures
 

@@ -1,16 +1,28 @@
-"""The policy store and its commands: immutable versions, one active each, rollback, diff."""
+"""The policy store and its commands: immutable versions, one active each, rollback, diff.
+
+The store lives in the ledger database: each store test runs on SQLite and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from test_ledger_support import (  # noqa: F401
+    Raw,
+    pg_url_fixture,
+    sqlite_url_fixture,
+    url_fixture,
+)
 from test_policy_helpers import BASE, doc
 from typer.testing import CliRunner
 
 from features.errors import InputError
+from guardrails.ledger import open_database
+from guardrails.ledger.home import import_legacy_files, open_policy_store
 from guardrails.policy import Policy, content_hash
 from guardrails.policy.diff import diff_documents
 from guardrails.policy.store import PolicyStore, compile_active
@@ -24,13 +36,14 @@ def _policy(**changes) -> Policy:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> PolicyStore:
-    return PolicyStore(tmp_path / "policies.db")
+def store(url: str) -> Iterator[PolicyStore]:
+    with open_database(url) as db:
+        yield PolicyStore(db)
 
 
-def test_reading_an_empty_store_creates_nothing(store: PolicyStore) -> None:
+def test_an_empty_store_has_nothing_active(store: PolicyStore) -> None:
     assert store.active("C-1") is None and store.active_all() == {} and store.versions() == []
-    assert not store.path.exists()
+    assert store.history("C-1") == []
 
 
 def test_apply_stores_once_and_activates(store: PolicyStore) -> None:
@@ -92,16 +105,98 @@ def test_rollback_errors(store: PolicyStore) -> None:
     }
 
 
-def test_versions_and_history_are_append_only(store: PolicyStore) -> None:
+def _integrity_errors(url: str) -> tuple[type[Exception], ...]:
+    if url.startswith("sqlite"):
+        return (sqlite3.IntegrityError,)
+    import psycopg
+
+    return (psycopg.IntegrityError,)
+
+
+def test_versions_and_history_are_append_only(store: PolicyStore, url: str) -> None:
     store.apply(_policy(), "", "f")
-    with sqlite3.connect(store.path) as db:
-        for sql in (
-            "UPDATE policy_versions SET document = '{}'",
-            "DELETE FROM policy_versions",
-            "DELETE FROM activations",
-        ):
-            with pytest.raises(sqlite3.IntegrityError):
-                db.execute(sql)
+    store.apply(_policy(**{"budget.points_per_period": 20_000}), "", "g")
+    raw = Raw(url)
+    statements = [
+        "UPDATE policy_versions SET document = '{}'",
+        "DELETE FROM policy_versions",
+        "UPDATE policy_activations SET action = 'rollback'",
+        "DELETE FROM policy_activations",
+    ]
+    if not url.startswith("sqlite"):  # PostgreSQL has TRUNCATE, which skips row triggers
+        statements += ["TRUNCATE policy_activations", "TRUNCATE policy_versions CASCADE"]
+    try:
+        for sql in statements:
+            with pytest.raises(_integrity_errors(url), match=r"immutable|append-only"):
+                raw.execute(sql)
+    finally:
+        raw.close()
+    assert len(store.versions("C-1")) == 2 and len(store.history("C-1")) == 2
+
+
+def test_two_handles_on_one_database_see_each_others_applies(url: str) -> None:
+    """Two hosts: a policy applied through one is active through the other, at once."""
+    with open_database(url) as a, open_database(url) as b:
+        one, two = PolicyStore(a), PolicyStore(b)
+        one.apply(_policy(), "", "f")
+        assert two.active("C-1").version == content_hash(_policy())
+        newer = _policy(**{"budget.points_per_period": 20_000})
+        done = two.apply(newer, "", "g")
+        assert done.previous == content_hash(_policy())
+        assert {c: p.version for c, p in compile_active(one).items()} == {
+            "C-1": content_hash(newer)
+        }
+        assert [v.seq for v, _ in one.versions("C-1")] == [1, 2]
+
+
+def _legacy_policies(path: Path, policies: list[Policy]) -> None:
+    """A policies.db as earlier releases wrote it (their schema, kept verbatim)."""
+    import json
+
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE policy_versions (version TEXT PRIMARY KEY, contract_id TEXT NOT NULL,"
+            " seq INTEGER NOT NULL, document TEXT NOT NULL, source_text TEXT NOT NULL,"
+            " source_name TEXT NOT NULL, stored_at TEXT NOT NULL, UNIQUE (contract_id, seq));"
+            "CREATE TABLE activations (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " contract_id TEXT NOT NULL, version TEXT NOT NULL, previous TEXT,"
+            " action TEXT NOT NULL, at TEXT NOT NULL);"
+        )
+        previous = None
+        for seq, p in enumerate(policies, 1):
+            h = content_hash(p)
+            db.execute(
+                "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (h, p.contract_id, seq, json.dumps(p.document()), "text", "f.yaml", "2025-01-01"),
+            )
+            db.execute(
+                "INSERT INTO activations (contract_id, version, previous, action, at) "
+                "VALUES (?, ?, ?, 'apply', '2025-01-01')",
+                (p.contract_id, h, previous),
+            )
+            previous = h
+    db.close()
+
+
+def test_an_old_homes_policies_db_is_imported_once(url: str, tmp_path: Path) -> None:
+    old = [_policy(), _policy(**{"budget.points_per_period": 20_000})]
+    _legacy_policies(tmp_path / "policies.db", old)
+    store = open_policy_store(url, tmp_path)
+    assert not (tmp_path / "policies.db").exists()
+    assert (tmp_path / "policies.db.imported").exists()
+    assert store.active("C-1").version == content_hash(old[1])
+    assert [a.version for a in store.history("C-1")] == [content_hash(p) for p in old]
+    assert store.rollback("C-1").version == content_hash(old[0])  # the history works on
+    assert import_legacy_files(store.db, tmp_path) == []  # nothing left to import
+    store.db.close()
+
+
+def test_an_unreadable_old_file_is_named_in_a_clear_error(sqlite_url: str, tmp_path: Path) -> None:
+    from guardrails.ledger import LedgerError
+
+    (tmp_path / "policies.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(LedgerError, match=r"cannot import .*policies\.db.*move the file away"):
+        open_policy_store(sqlite_url, tmp_path)
 
 
 def test_diff_matches_offers_by_id() -> None:
@@ -159,7 +254,7 @@ def test_cli_apply_list_rollback_diff(tmp_path: Path) -> None:
     assert result.exit_code == 0 and f"rolled back to {h1} (was {h2})" in result.output
     result = _cli(home, "diff", h1, str(two))
     assert result.output.strip() == "~ budget.points_per_period: 10000 -> 20000"
-    assert (home / "policies.db").exists()
+    assert (home / "ledger.db").exists() and not (home / "policies.db").exists()
 
 
 def test_cli_apply_refuses_an_invalid_policy_and_stores_nothing(tmp_path: Path) -> None:
@@ -169,7 +264,7 @@ def test_cli_apply_refuses_an_invalid_policy_and_stores_nothing(tmp_path: Path) 
     result = _cli(home, "apply", str(bad))
     assert result.exit_code == 2
     assert "risk_routing.approve_below: thresholds out of order" in result.output
-    assert not (home / "policies.db").exists()
+    assert _cli(home, "list").output.startswith("no policies stored yet")
     result = _cli(home, "rollback", "C-9")
     assert result.exit_code == 2 and "no active policy" in result.output
     result = _cli(home, "diff", "nope", "zzzz")

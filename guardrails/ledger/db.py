@@ -69,6 +69,11 @@ class Database(ABC):
     def run(self, fn: Callable[[Tx], T], *, write: bool = True) -> T:
         """Run ``fn`` in one transaction, rerunning it on a retryable conflict."""
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one read-only statement (``?`` placeholders): a backend may run it
+        without an explicit transaction (one round trip on PostgreSQL)."""
+        return self.run(lambda tx: tx.all(sql, params), write=False)
+
     @abstractmethod
     def close(self) -> None: ...
 

@@ -84,6 +84,9 @@ class PostgresDatabase(Database):
 
         return self._with_retry(unit)
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.call(sql.replace("%", "%%").replace("?", "%s"), params)
+
     def _with_retry(self, unit: Callable[[], T]) -> T:
         import psycopg
 

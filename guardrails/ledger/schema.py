@@ -1,4 +1,5 @@
-"""The versioned schema of the ledger database: ledger, review queue and audit trail.
+"""The versioned schema of the ledger database: ledger, review queue, audit trail, decision
+records, the policy store and the online intake state (shared by every host on PostgreSQL).
 
 Each migration is a version number, a name and its statements per dialect. Migrations only ever
 add; a released migration is never edited (add a new one instead).
@@ -163,6 +164,85 @@ def _decisions(real: str) -> tuple[str, ...]:
     )
 
 
+def _policy_tables(id_column: str) -> tuple[str, ...]:
+    return (
+        """CREATE TABLE policy_versions (
+            version TEXT PRIMARY KEY,
+            contract_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            document TEXT NOT NULL,
+            source_text TEXT NOT NULL,
+            source_name TEXT NOT NULL,
+            stored_at TEXT NOT NULL,
+            UNIQUE (contract_id, seq))""",
+        f"""CREATE TABLE policy_activations (
+            id {id_column},
+            contract_id TEXT NOT NULL,
+            version TEXT NOT NULL REFERENCES policy_versions (version),
+            previous TEXT,
+            action TEXT NOT NULL,
+            at TEXT NOT NULL)""",
+        "CREATE INDEX policy_activations_contract ON policy_activations (contract_id, id)",
+    )
+
+
+_IMMUTABLE = "policy versions are immutable"
+_APPEND_ONLY = "the activation history is append-only"
+_GUARDED = (("policy_versions", _IMMUTABLE), ("policy_activations", _APPEND_ONLY))
+
+
+def _policies_sqlite() -> tuple[str, ...]:
+    # Versions are immutable and activations append-only: the history of what was active when
+    # stays auditable, and a rollback is a new activation of an older version.
+    triggers = tuple(
+        f"""CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}
+            BEGIN SELECT RAISE(ABORT, '{message}'); END"""
+        for table, message in _GUARDED
+        for op in ("UPDATE", "DELETE")
+    )
+    return (*_policy_tables("INTEGER PRIMARY KEY AUTOINCREMENT"), *triggers)
+
+
+def _policies_postgresql() -> tuple[str, ...]:
+    # The same guarantee as SQLite's triggers, TRUNCATE included; SQLSTATE 23000 so drivers
+    # report an integrity error on both backends.
+    function = """CREATE OR REPLACE FUNCTION policy_refuse_change() RETURNS trigger
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            RAISE EXCEPTION USING MESSAGE = TG_ARGV[0], ERRCODE = '23000';
+        END
+        $fn$"""
+    triggers = tuple(
+        f"""CREATE TRIGGER {table}_{name} BEFORE {ops} ON {table} FOR EACH {each}
+            EXECUTE FUNCTION policy_refuse_change('{message}')"""
+        for table, message in _GUARDED
+        for name, ops, each in (("no_change", "UPDATE OR DELETE", "ROW"),
+                                ("no_truncate", "TRUNCATE", "STATEMENT"))
+    )  # fmt: skip
+    return (*_policy_tables("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"), function, *triggers)
+
+
+def _intake(real: str) -> tuple[str, ...]:
+    # Events that must take effect before the next decision (consent, sends, declines,
+    # redemptions), idempotent by event id; a decision reads one customer's rows by the index.
+    return (
+        f"""CREATE TABLE intake_events (
+            event_id TEXT PRIMARY KEY,
+            event_type TEXT NOT NULL,
+            at {real} NOT NULL,
+            received {real} NOT NULL,
+            customer_id TEXT NOT NULL,
+            partner_id TEXT,
+            contract_id TEXT,
+            offer_id TEXT,
+            channel TEXT,
+            points BIGINT,
+            consent_scope TEXT,
+            consent_granted INTEGER)""",
+        "CREATE INDEX intake_events_customer ON intake_events (customer_id, at)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -176,4 +256,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "review queue", _reviews("REAL"), _reviews("DOUBLE PRECISION")),
     Migration(3, "audit trail", _AUDIT, _AUDIT),
     Migration(4, "decision records", _decisions("REAL"), _decisions("DOUBLE PRECISION")),
+    Migration(5, "policy store", _policies_sqlite(), _policies_postgresql()),
+    Migration(6, "online intake state", _intake("REAL"), _intake("DOUBLE PRECISION")),
 )

@@ -14,9 +14,9 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from guardrails.ledger.db import Database, Tx
 from guardrails.ledger.model import LedgerUnavailableError
@@ -86,6 +86,11 @@ class SqliteDatabase(Database):
         with self._lock:
             conn = self._connect()
             return self._with_retry(lambda: _transaction(conn, fn, write))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            conn = self._connect()
+            return self._with_retry(lambda: conn.execute(sql, tuple(params)).fetchall())
 
     def _with_retry(self, unit: Callable[[], T]) -> T:
         deadline = time.monotonic() + self.deadline_s

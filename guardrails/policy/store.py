@@ -1,9 +1,12 @@
 """The policy store: immutable versions keyed by content hash, one active version per contract.
 
-An SQLite file in the data home (``policies.db``). Versions and activations are append-only
-(triggers refuse updates and deletes), so the history of what was active when stays auditable;
-rollback is a new activation of an older version. Writers take the database lock (BEGIN
-IMMEDIATE), so concurrent applies from several processes serialise.
+Tables in the ledger database (``policy_versions``, ``policy_activations``), so a policy applied
+from one host is active on every host sharing that database (each service's refresh poll
+recompiles the active versions). Versions are immutable and activations append-only (triggers
+refuse updates and deletes on both backends), so the history of what was active when stays
+auditable; rollback is a new activation of an older version. Writers serialise per contract
+(SQLite's writer lock; a PostgreSQL advisory lock), so concurrent applies from several
+processes or hosts keep one order.
 """
 
 from __future__ import annotations
@@ -11,36 +14,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Mapping
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from features.errors import InputError, LoyaltyError
+from guardrails.ledger.db import Database, Tx
 from guardrails.policy.compiled import CompiledPolicy, compile_policy
 from guardrails.policy.loading import content_hash
 from guardrails.policy.schema import Policy
 
-FILE_NAME = "policies.db"
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS policy_versions (
-    version TEXT PRIMARY KEY, contract_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    document TEXT NOT NULL, source_text TEXT NOT NULL, source_name TEXT NOT NULL,
-    stored_at TEXT NOT NULL, UNIQUE (contract_id, seq));
-CREATE TABLE IF NOT EXISTS activations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, contract_id TEXT NOT NULL,
-    version TEXT NOT NULL REFERENCES policy_versions (version), previous TEXT,
-    action TEXT NOT NULL, at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS activations_contract ON activations (contract_id, id);
-CREATE TRIGGER IF NOT EXISTS versions_no_update BEFORE UPDATE ON policy_versions
-    BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;
-CREATE TRIGGER IF NOT EXISTS versions_no_delete BEFORE DELETE ON policy_versions
-    BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;
-CREATE TRIGGER IF NOT EXISTS activations_no_update BEFORE UPDATE ON activations
-    BEGIN SELECT RAISE(ABORT, 'the activation history is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS activations_no_delete BEFORE DELETE ON activations
-    BEGIN SELECT RAISE(ABORT, 'the activation history is append-only'); END;
-"""
+T = TypeVar("T")
+LEGACY_FILE_NAME = "policies.db"  # the host-local file of earlier releases
+_VERSION_COLUMNS = "version, contract_id, seq, document, source_text, source_name, stored_at"
+_INSERT_VERSION = f"INSERT INTO policy_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -73,178 +62,213 @@ class Activation:
 
 
 class PolicyStore:
-    """Read and write policy versions in one SQLite file; opens a connection per operation."""
+    """Read and write policy versions in the ledger database (shared, not owned: the database
+    is closed by whoever opened it)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    @contextmanager
-    def _connect(self, write: bool):
-        if not write and not self.path.exists():
-            yield None
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-                db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield db
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise LoyaltyError(f"policy store {self.path}: {exc}") from exc
+    def _write(self, contract_id: str, fn: Callable[[Tx], T]) -> T:
+        def unit(tx: Tx) -> T:
+            if self.db.dialect == "postgresql":  # one writer per contract across hosts
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"policy:{contract_id}",))
+            return fn(tx)
+
+        return self.db.run(unit)
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:
+        return self.db.run(fn, write=False)
 
     def apply(self, policy: Policy, source_text: str, source_name: str) -> Activation:
         """Store the version (once) and make it the contract's active one."""
         version = content_hash(policy)
-        with self._connect(write=True) as db:
-            if _row(db, version) is None:
-                seq = db.execute(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM policy_versions WHERE contract_id = ?",
-                    (policy.contract_id,),
-                ).fetchone()[0]
-                db.execute(
-                    "INSERT INTO policy_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+
+        def unit(tx: Tx) -> Activation:
+            if _row(tx, version) is None:
+                seq = _next_seq(tx, policy.contract_id)
+                tx.execute(
+                    _INSERT_VERSION,
                     (version, policy.contract_id, seq, json.dumps(policy.document()),
                      source_text, source_name, _now()),
                 )  # fmt: skip
-            return _activate(db, policy.contract_id, version, "apply")
+            return _activate(tx, policy.contract_id, version, "apply")
+
+        return self._write(policy.contract_id, unit)
 
     def rollback(self, contract_id: str, to: str | None = None) -> Activation:
         """Activate ``to`` (a version or unique prefix), else the version stored before the
         active one."""
-        with self._connect(write=True) as db:
-            current = _active_version(db, contract_id)
+
+        def unit(tx: Tx) -> Activation:
+            current = _active_version(tx, contract_id)
             if current is None:
                 raise InputError(f"contract {contract_id!r} has no active policy to roll back")
             if to is None:
-                target = _previous(db, contract_id, current)
+                target = _previous(tx, contract_id, current)
             else:
-                target = _resolve(db, to)
+                target = _resolve(tx, to)
                 if target.contract_id != contract_id:
                     raise InputError(
                         f"version {target.version} belongs to {target.contract_id}, "
                         f"not {contract_id}"
                     )
-            return _activate(db, contract_id, target.version, "rollback")
+            return _activate(tx, contract_id, target.version, "rollback")
+
+        return self._write(contract_id, unit)
 
     def active(self, contract_id: str) -> StoredVersion | None:
-        with self._connect(write=False) as db:
-            if db is None:
-                return None
-            version = _active_version(db, contract_id)
-            return None if version is None else _row(db, version)
+        return self._read(lambda tx: _row(tx, _active_version(tx, contract_id)))
 
     def active_all(self) -> dict[str, StoredVersion]:
-        """Every contract's active version: what the decision service loads."""
-        with self._connect(write=False) as db:
-            if db is None:
-                return {}
-            contracts = [r[0] for r in db.execute("SELECT DISTINCT contract_id FROM activations")]
-            found = {c: _row(db, _active_version(db, c)) for c in sorted(contracts)}
-            return {c: v for c, v in found.items() if v is not None}
+        """Every contract's active version, in one query: what the decision service loads (and
+        reloads on each refresh poll)."""
+        rows = self._read(
+            lambda tx: tx.all(
+                f"SELECT {_VERSION_COLUMNS} FROM policy_versions WHERE version IN ("
+                "  SELECT a.version FROM policy_activations a WHERE a.id IN ("
+                "    SELECT MAX(id) FROM policy_activations GROUP BY contract_id)) "
+                "ORDER BY contract_id"
+            )
+        )
+        return {r[1]: _stored(r) for r in rows}
 
     def get(self, ref: str) -> StoredVersion:
         """A version by its hash or a unique prefix of at least 4 characters."""
-        with self._connect(write=False) as db:
-            if db is None:
-                raise InputError(f"no policy version {ref!r}: the store {self.path} is empty")
-            return _resolve(db, ref)
+        return self._read(lambda tx: _resolve(tx, ref))
 
     def versions(self, contract_id: str | None = None) -> list[tuple[StoredVersion, bool]]:
         """(version, is active) per stored version, by contract then order of storing."""
-        with self._connect(write=False) as db:
-            if db is None:
-                return []
-            sql = "SELECT version FROM policy_versions"
+
+        def unit(tx: Tx) -> list[tuple[StoredVersion, bool]]:
+            sql = f"SELECT {_VERSION_COLUMNS} FROM policy_versions"
             args: tuple = ()
             if contract_id is not None:
                 sql, args = sql + " WHERE contract_id = ?", (contract_id,)
-            rows = [_row(db, r[0]) for r in db.execute(sql + " ORDER BY contract_id, seq", args)]
-            active = {r.contract_id: _active_version(db, r.contract_id) for r in rows if r}
-            return [(r, active[r.contract_id] == r.version) for r in rows if r is not None]
+            rows = [_stored(r) for r in tx.all(sql + " ORDER BY contract_id, seq", args)]
+            active = {r.contract_id: _active_version(tx, r.contract_id) for r in rows}
+            return [(r, active[r.contract_id] == r.version) for r in rows]
+
+        return self._read(unit)
 
     def history(self, contract_id: str) -> list[Activation]:
-        with self._connect(write=False) as db:
-            if db is None:
-                return []
-            rows = db.execute(
-                "SELECT contract_id, version, previous, action, at FROM activations "
+        rows = self._read(
+            lambda tx: tx.all(
+                "SELECT contract_id, version, previous, action, at FROM policy_activations "
                 "WHERE contract_id = ? ORDER BY id",
                 (contract_id,),
-            ).fetchall()
-            return [Activation(*row) for row in rows]
+            )
+        )
+        return [Activation(*row) for row in rows]
+
+
+def import_legacy_policies(db: Database, path: Path) -> tuple[int, int]:
+    """Copy an earlier release's ``policies.db`` into the ledger database, in one transaction:
+    versions not stored yet (numbered after the ones there), and a contract's activation
+    history when the ledger database has none for it yet (it wins otherwise). Idempotent;
+    returns (versions, activations) copied."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
+        versions = old.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM policy_versions ORDER BY contract_id, seq"
+        ).fetchall()
+        activations = old.execute(
+            "SELECT contract_id, version, previous, action, at FROM activations ORDER BY id"
+        ).fetchall()
+
+    def unit(tx: Tx) -> tuple[int, int]:
+        if db.dialect == "postgresql":
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext('policy:import'))")
+        copied = 0
+        for version, contract_id, _seq, *rest in versions:
+            if _row(tx, version) is None:
+                tx.execute(
+                    _INSERT_VERSION,
+                    (version, contract_id, _next_seq(tx, contract_id), *rest),
+                )
+                copied += 1
+        fresh = {a[0] for a in activations if _active_version(tx, a[0]) is None}
+        rows = [a for a in activations if a[0] in fresh]
+        tx.executemany(
+            "INSERT INTO policy_activations (contract_id, version, previous, action, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        return copied, len(rows)
+
+    return db.run(unit)
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _row(db: sqlite3.Connection, version: str | None) -> StoredVersion | None:
+def _row(tx: Tx, version: str | None) -> StoredVersion | None:
     if version is None:
         return None
-    row = db.execute(
-        "SELECT version, contract_id, seq, document, source_text, source_name, stored_at "
-        "FROM policy_versions WHERE version = ?",
-        (version,),
-    ).fetchone()
-    if row is None:
-        return None
-    return StoredVersion(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5], row[6])
+    row = tx.one(f"SELECT {_VERSION_COLUMNS} FROM policy_versions WHERE version = ?", (version,))
+    return None if row is None else _stored(row)
 
 
-def _active_version(db: sqlite3.Connection, contract_id: str) -> str | None:
-    row = db.execute(
-        "SELECT version FROM activations WHERE contract_id = ? ORDER BY id DESC LIMIT 1",
+def _stored(row: tuple) -> StoredVersion:
+    return StoredVersion(row[0], row[1], int(row[2]), json.loads(row[3]), *row[4:7])
+
+
+def _next_seq(tx: Tx, contract_id: str) -> int:
+    row = tx.one(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM policy_versions WHERE contract_id = ?",
         (contract_id,),
-    ).fetchone()
+    )
+    return int(row[0]) if row else 1
+
+
+def _active_version(tx: Tx, contract_id: str) -> str | None:
+    row = tx.one(
+        "SELECT version FROM policy_activations WHERE contract_id = ? ORDER BY id DESC LIMIT 1",
+        (contract_id,),
+    )
     return None if row is None else row[0]
 
 
-def _activate(db: sqlite3.Connection, contract_id: str, version: str, action: str) -> Activation:
-    previous = _active_version(db, contract_id)
+def _activate(tx: Tx, contract_id: str, version: str, action: str) -> Activation:
+    previous = _active_version(tx, contract_id)
     if previous == version:
         return Activation(contract_id, version, previous, action, _now(), changed=False)
     at = _now()
-    db.execute(
-        "INSERT INTO activations (contract_id, version, previous, action, at) VALUES (?,?,?,?,?)",
+    tx.execute(
+        "INSERT INTO policy_activations (contract_id, version, previous, action, at) "
+        "VALUES (?, ?, ?, ?, ?)",
         (contract_id, version, previous, action, at),
     )
     return Activation(contract_id, version, previous, action, at)
 
 
-def _previous(db: sqlite3.Connection, contract_id: str, current: str) -> StoredVersion:
-    seq = db.execute("SELECT seq FROM policy_versions WHERE version = ?", (current,)).fetchone()[0]
-    row = db.execute(
+def _previous(tx: Tx, contract_id: str, current: str) -> StoredVersion:
+    seq = _existing(tx, current).seq
+    row = tx.one(
         "SELECT version FROM policy_versions WHERE contract_id = ? AND seq < ? "
         "ORDER BY seq DESC LIMIT 1",
         (contract_id, seq),
-    ).fetchone()
+    )
     if row is None:
         raise InputError(f"contract {contract_id!r}: no version older than the active {current}")
-    return _existing(db, row[0])
+    return _existing(tx, row[0])
 
 
-def _resolve(db: sqlite3.Connection, ref: str) -> StoredVersion:
+def _resolve(tx: Tx, ref: str) -> StoredVersion:
     if len(ref) < 4:
         raise InputError(f"version {ref!r} is too short: give at least 4 characters of the hash")
-    rows = db.execute(
+    rows = tx.all(
         "SELECT version FROM policy_versions WHERE version LIKE ? ORDER BY version",
         (ref.replace("%", "").replace("_", "") + "%",),
-    ).fetchall()
+    )
     if not rows:
         raise InputError(f"no stored policy version matches {ref!r} (see `loyalty policy list`)")
     if len(rows) > 1:
         raise InputError(f"version {ref!r} is ambiguous: {', '.join(r[0] for r in rows)}")
-    return _existing(db, rows[0][0])
+    return _existing(tx, rows[0][0])
 
 
-def _existing(db: sqlite3.Connection, version: str) -> StoredVersion:
-    found = _row(db, version)
+def _existing(tx: Tx, version: str) -> StoredVersion:
+    found = _row(tx, version)
     if found is None:  # pragma: no cover - the version was read in the same transaction
         raise LoyaltyError(f"policy store: version {version} vanished")
     return found

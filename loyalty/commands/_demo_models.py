@@ -40,14 +40,15 @@ def apply_policies(events: Path, step: Steps) -> list[str]:
     """Apply every contract policy of the simulation; the same content is not a new version."""
     from rich.markup import escape
 
-    from guardrails.policy.store import PolicyStore
+    from guardrails.ledger.home import open_policy_store
     from guardrails.policy.validate import validate_file
     from loyalty.errors import LoyaltyError
     from loyalty.settings import load_settings
 
     files = sorted((events / "policies").glob("*.yaml"))
     step(f"applying {len(files)} contract policies to the policy store")
-    store, lines = PolicyStore(load_settings().policy_store_path), []
+    s = load_settings()
+    store, lines = open_policy_store(s.ledger_database, s.home), []
     for path in files:
         result = validate_file(path, None)
         try:

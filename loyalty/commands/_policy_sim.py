@@ -26,8 +26,8 @@ def _read_table(path: Path, what: str = "") -> pd.DataFrame:
 
 
 def _compiled(ref: str, contract: Path | None):
+    from guardrails.ledger.home import open_policy_store
     from guardrails.policy.compiled import compile_policy
-    from guardrails.policy.store import PolicyStore
     from guardrails.policy.validate import validate_file
     from loyalty.commands._policy_contract import policy_catalogue
     from loyalty.settings import load_settings
@@ -35,7 +35,8 @@ def _compiled(ref: str, contract: Path | None):
     catalogue = policy_catalogue(contract).features
     if Path(ref).is_file():
         return validate_file(Path(ref), catalogue=catalogue).raise_for_issues()
-    stored = PolicyStore(load_settings().policy_store_path).active(ref)
+    s = load_settings()
+    stored = open_policy_store(s.ledger_database, s.home).active(ref)
     if stored is None:
         raise InputError(f"{ref!r} is neither a policy file nor a contract with an active policy")
     return compile_policy(stored.policy, catalogue, f"{ref}@{stored.version}")

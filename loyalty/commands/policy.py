@@ -27,10 +27,11 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _store():
-    from guardrails.policy.store import PolicyStore
+    from guardrails.ledger.home import open_policy_store
     from loyalty.settings import load_settings
 
-    return PolicyStore(load_settings().policy_store_path)
+    s = load_settings()
+    return open_policy_store(s.ledger_database, s.home)
 
 
 @app.command("validate")
