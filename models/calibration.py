@@ -14,6 +14,19 @@ import numpy as np
 
 _EPS = 1e-12
 
+ECE_BINS = 10
+
+
+def expected_calibration_error(label: np.ndarray, score: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Row-weighted mean |mean score - positive rate| over equal-width score bins: the one
+    definition training's holdout metrics and monitoring's labelled windows share."""
+    label = np.asarray(label, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    which = np.minimum((score * bins).astype(np.int64), bins - 1)
+    mean_score = np.bincount(which, weights=score, minlength=bins)
+    mean_label = np.bincount(which, weights=label, minlength=bins)
+    return float(np.abs(mean_score - mean_label).sum() / max(len(score), 1))
+
 
 @dataclass(frozen=True)
 class Calibrator:

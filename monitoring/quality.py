@@ -11,19 +11,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
+from models.calibration import expected_calibration_error
 from monitoring.config import QualityConfig
-
-ECE_BINS = 10
-
-
-def expected_calibration_error(label: np.ndarray, score: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Row-weighted mean |mean score - positive rate| over equal-width score bins."""
-    label = np.asarray(label, dtype=np.float64)
-    score = np.asarray(score, dtype=np.float64)
-    which = np.minimum((score * bins).astype(np.int64), bins - 1)
-    mean_score = np.bincount(which, weights=score, minlength=bins)
-    mean_label = np.bincount(which, weights=label, minlength=bins)
-    return float(np.abs(mean_score - mean_label).sum() / max(len(score), 1))
 
 
 def window_metrics(label: np.ndarray, score: np.ndarray) -> dict[str, float]:

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from features.errors import InputError
+from models.calibration import expected_calibration_error
 from monitoring import gate_rules as rules
 from monitoring.config import load_config
-from monitoring.quality import by_window, expected_calibration_error, window_metrics
+from monitoring.quality import by_window, window_metrics
 from monitoring.replay import outcome, total_variation
 from monitoring.shadow import agreement
 
@@ -169,14 +170,19 @@ def test_total_variation_and_offer_mix() -> None:
     assert (got["offers"], got["points"], got["review_rate"]) == (3, 160, 0.5)
 
 
-def test_ece_matches_the_training_definition() -> None:
-    from training.metrics import expected_calibration_error as training_ece
-
-    rng = np.random.default_rng(0)
-    score = rng.uniform(size=5000)
-    label = (rng.uniform(size=5000) < score**2).astype(int)
-    assert expected_calibration_error(label, score) == training_ece(label, score)
-    assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0])) == 0.0
+@pytest.mark.parametrize(
+    ("label", "score", "ece"),
+    [
+        ([1, 0, 0, 1], [0.05, 0.15, 0.85, 0.95], 0.5),  # one row per bin: mean |score - label|
+        ([1, 0], [0.31, 0.39], 0.15),  # one bin: |0.70 - 1| over two rows
+        ([0, 1], [0.0, 1.0], 0.0),  # a score of 1.0 falls in the last bin
+    ],
+)
+def test_ece_is_row_weighted_over_ten_equal_bins(label, score, ece) -> None:
+    """The one definition training's holdout and monitoring's windows share (models.calibration)."""
+    got = expected_calibration_error(np.array(label), np.array(score))
+    assert got == pytest.approx(ece)
+    assert window_metrics(np.array(label), np.array(score))["ece"] == got
 
 
 def test_quality_windows_report_what_they_cannot_score() -> None:

@@ -10,16 +10,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from models.calibration import expected_calibration_error
+
 TOP_SHARE = 0.10
-
-
-def expected_calibration_error(label: np.ndarray, score: np.ndarray, bins: int = 10) -> float:
-    label = np.asarray(label, dtype=np.float64)
-    score = np.asarray(score, dtype=np.float64)
-    which = np.minimum((score * bins).astype(np.int64), bins - 1)
-    mean_score = np.bincount(which, weights=score, minlength=bins)
-    mean_label = np.bincount(which, weights=label, minlength=bins)
-    return float(np.abs(mean_score - mean_label).sum() / max(len(score), 1))
 
 
 def _top(score: np.ndarray, share: float) -> np.ndarray:
