@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.aliases import CHALLENGER, CHAMPION
 from models.package import ModelPackage
 
 
@@ -67,7 +68,7 @@ def registered_contract(
     tracking_uri: str,
     name: str,
     cache_dir: Path,
-    aliases: tuple[str, ...] = ("champion", "challenger"),
+    aliases: tuple[str, ...] = (CHAMPION, CHALLENGER),
 ) -> tuple[dict, str] | None:
     """The feature contract of the first alias that exists, and a label naming that version.
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from features.errors import InputError, LoyaltyError
+from models.aliases import CHALLENGER, CHAMPION, PREVIOUS
 from models.registry import fail_fast
 
-CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+__all__ = ["CHALLENGER", "CHAMPION", "PREVIOUS"]
 HISTORY_TAG = "champion_history"
 REFERENCE_ARTIFACT = "reference/reference.parquet"
 

@@ -16,18 +16,18 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from models.aliases import CHALLENGER, CHAMPION, embedded_aliases
 
 if TYPE_CHECKING:
     from models.package import ModelPackage
     from models.registry import LoadedModel
 
 KINDS = ("churn", "propensity", "risk")
-CHAMPION, CHALLENGER = "champion", "challenger"
 _RECORD = "serving.json"
 # the registry's answer when the model or the alias does not exist (SQL and REST stores alike)
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
@@ -128,23 +128,10 @@ def missing_champions(tracking_uri: str, names: list[str]) -> list[str] | None:
     the embedded SQLite registry is read directly (read-only; a missing file is an empty
     registry, and is not created). None when this cannot tell (another kind of registry, an
     unfamiliar schema): the worker's own load decides then."""
-    if not tracking_uri.startswith("sqlite:///"):
+    aliases = embedded_aliases(tracking_uri, names)
+    if aliases is None:
         return None
-    path = Path(tracking_uri.removeprefix("sqlite:///"))
-    if not path.exists():
-        return list(names)
-    try:
-        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5) as db:
-            marks = ",".join("?" * len(names))
-            found = db.execute(
-                f"SELECT DISTINCT name FROM registered_model_aliases "
-                f"WHERE alias = ? AND name IN ({marks})",
-                (CHAMPION, *names),
-            ).fetchall()
-    except sqlite3.Error:
-        return None
-    have = {row[0] for row in found}
-    return [name for name in names if name not in have]
+    return [name for name in names if CHAMPION not in aliases[name]]
 
 
 def _without_champion(tracking_uri: str, names: dict[str, str]) -> list[str]:

@@ -11,9 +11,8 @@ from importlib import metadata
 from pathlib import Path
 
 from features.errors import LoyaltyError
+from models.aliases import CHALLENGER
 from models.registry import fail_fast
-
-CHALLENGER = "challenger"
 
 
 class RegistryUnavailableError(LoyaltyError):

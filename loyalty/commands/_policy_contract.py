@@ -16,16 +16,15 @@ through the MLflow client, which fills the cache.
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from features.errors import InputError
+from models.aliases import CHALLENGER, CHAMPION, embedded_aliases, embedded_file
 
 # the models whose features a decision's policy expressions see (propensity adds offer attributes)
 CUSTOMER_MODELS = ("churn", "risk")
-ALIASES = ("champion", "challenger")
+ALIASES = (CHAMPION, CHALLENGER)
 _UNKNOWN = object()  # the fast path cannot answer: ask the MLflow client
 
 
@@ -74,19 +73,13 @@ def cached_contract(tracking_uri: str, name: str, cache_dir: Path):
     """(contract, label) of the model's first alias in ``ALIASES``, None when it has neither,
     or ``_UNKNOWN`` when only the MLflow client can tell (not the embedded registry, an
     unexpected table, or a version whose package is not in the cache yet)."""
-    database = _sqlite_file(tracking_uri)
+    database = embedded_file(tracking_uri)
     if database is None or not database.is_file():
         return _UNKNOWN
-    try:
-        with closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
-            rows = db.execute(
-                "SELECT alias, version FROM registered_model_aliases WHERE name = ?", (name,)
-            ).fetchall()
-    except sqlite3.Error:
+    found = embedded_aliases(tracking_uri, [name])
+    if found is None:
         return _UNKNOWN
-    versions: dict[str, set] = {}
-    for alias, version in rows:
-        versions.setdefault(alias, set()).add(version)
+    versions = found[name]
     for alias in ALIASES:
         if alias not in versions:
             continue
@@ -119,14 +112,6 @@ def _client_contract(settings, name: str):
             f"the registry at {settings.tracking_uri} cannot answer ({type(exc).__name__}: "
             f"{first}); {hint}"
         ) from exc
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (None for any other kind of store)."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or "?" in uri:
-        return None
-    return Path(uri[len(prefix) :]).resolve()
 
 
 def _registry_exists(settings) -> bool:
