@@ -91,11 +91,14 @@ class OnlineState:
         """Per partner: (latest event time not after ``now``, latest receipt time), epoch
         seconds. An event dated in the future does not count as fresh data (it would make the
         lag negative); partners with only future events are left out."""
-        rows = self.db.query(
-            "SELECT COALESCE(partner_id, ''), MAX(CASE WHEN at <= ? THEN at END), MAX(received) "
-            "FROM intake_events GROUP BY COALESCE(partner_id, '')",
-            (now,),
-        )
+        try:
+            rows = self.db.query(
+                "SELECT COALESCE(partner_id, ''), MAX(CASE WHEN at <= ? THEN at END), "
+                "MAX(received) FROM intake_events GROUP BY COALESCE(partner_id, '')",
+                (now,),
+            )
+        except LedgerUnavailableError as exc:
+            raise StateUnavailableError(f"event state: {exc}") from exc
         return {p: (float(a), float(r)) for p, a, r in rows if a is not None}
 
     def close(self) -> None:

@@ -85,7 +85,12 @@ class DecisionCore:
             changed = False
             as_of = self.features.as_of.timestamp() if self.features else None
             now = self.clock()
-            self.metrics.freshness(now, as_of, self.state.freshness(now), self.known_partners())
+            try:  # the intake state and the policies live in the ledger database
+                intake = self.state.freshness(now)
+            except UnavailableError as exc:  # an outage: report no intake, try again next round
+                log.warning("intake freshness unavailable: %s", exc)
+                intake = {}
+            self.metrics.freshness(now, as_of, intake, self.known_partners())
             try:
                 fresh = self._load_models()
             except Exception as exc:  # keep serving what we have
@@ -95,7 +100,11 @@ class DecisionCore:
                 log.info("models now %s (shadow %s)", fresh.versions(), fresh.shadow_versions())
                 self.models, changed = fresh, True
                 self.metrics.models(fresh)
-            policies = self._compile_policies()
+            try:
+                policies = self._compile_policies()
+            except UnavailableError as exc:
+                log.warning("policy refresh failed, keeping the active policies: %s", exc)
+                policies = self.policies
             if {k: p.version for k, p in policies.items()} != {
                 k: p.version for k, p in self.policies.items()
             }:

@@ -91,7 +91,7 @@ def _all_to_review(text: str) -> str:
 def written(core) -> dict[str, int]:
     """Rows of everything a request can write (ledger, decisions, reviews, audit, intake),
     read through a DecisionCore on the same data home: equal before and after a refusal."""
-    counts = core.stores.ledger.db.run(
+    return core.stores.ledger.db.run(
         lambda tx: {
             table: int(tx.one(f"SELECT COUNT(*) FROM {table}")[0])
             for table in (
@@ -101,10 +101,8 @@ def written(core) -> dict[str, int]:
                 "decisions",
                 "reviews",
                 "audit_records",
+                "intake_events",
             )
         },
         write=False,
     )
-    (events,) = core.state._db().execute("SELECT COUNT(*) FROM events").fetchone()
-    counts["intake_events"] = int(events)
-    return counts

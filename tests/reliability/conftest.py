@@ -71,8 +71,7 @@ def _build(request, home: Path) -> Path:
     models = load_models(uri, names, home / "model-cache", shadow=False)
     assert models.source == "registry" and len(models.champions) == 3
     assert (home / "model-cache" / "serving.json").exists()
-    for leftover in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
-        (home / leftover).unlink(missing_ok=True)
+    # ledger.db stays: it holds the policy store (the ledger itself is still empty)
     return home
 
 

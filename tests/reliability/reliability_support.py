@@ -255,6 +255,20 @@ def copy_home(base: Path, target: Path, env: dict[str, str]) -> dict[str, str]:
     return {**env, "LOYALTY_HOME": str(target)}
 
 
+def apply_policies(env: dict[str, str]) -> None:
+    """Apply the home's policies (``policies-in``) to the ledger database ``env`` names: the
+    policy store lives in that database, so a fresh PostgreSQL ledger starts without any."""
+    from typer.testing import CliRunner
+
+    from loyalty.cli import app
+    from tests.service_support import env as environ
+
+    with environ(env):
+        for path in sorted((Path(env["LOYALTY_HOME"]) / "policies-in").glob("*.yaml")):
+            result = CliRunner().invoke(app, ["policy", "apply", str(path)])
+            assert result.exit_code == 0, result.output
+
+
 # -- load -------------------------------------------------------------------------------------
 @dataclass
 class Plan:

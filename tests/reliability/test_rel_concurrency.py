@@ -16,6 +16,7 @@ from tests.reliability.reliability_support import (
     FULL_DECISIONS,
     Orchestrator,
     Server,
+    apply_policies,
     customer_pools,
     ledger_problems,
     make_plan,
@@ -63,6 +64,7 @@ def test_two_instances_one_postgres_ledger(home_env, pg_schema_url, tmp_path: Pa
     n = sized(FULL_DECISIONS // 2, 200)
     plan = make_plan("pg", n, customer_pools(Path(home_env["LOYALTY_HOME"])))
     env = {**home_env, "LOYALTY_LEDGER_URL": pg_schema_url}
+    apply_policies(env)
     a = Server(env, tmp_path / "a.log", workers=1)
     b = Server(env, tmp_path / "b.log", workers=1)
     with running(a, b):

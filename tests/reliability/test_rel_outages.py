@@ -19,6 +19,7 @@ from tests.reliability.reliability_support import (
     FULL_DECISIONS,
     Orchestrator,
     Server,
+    apply_policies,
     customer_pools,
     free_port,
     ledger_problems,
@@ -65,6 +66,7 @@ def test_ledger_outage_fails_closed_and_recovers(home_env, throwaway_pg, tmp_pat
     n = sized(FULL_DECISIONS // 10, 150)
     plan = make_plan("outage", n, customer_pools(Path(home_env["LOYALTY_HOME"])))
     env = {**home_env, "LOYALTY_LEDGER_URL": throwaway_pg.url}
+    apply_policies(env)
     server = Server(env, tmp_path / "serve.log", workers=2)
     orchestrator = Orchestrator(lambda: [server.url], plan, clients=8, transient=(503,))
     started = time.time()
