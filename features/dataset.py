@@ -20,6 +20,7 @@ import pandas as pd
 from features.customer import References, compute_features
 from features.definitions import CATEGORICAL, FEATURE_NAMES
 from features.labels import churn_label, offer_sends, redemption_label, risk_label
+from features.offers import NUMERIC, OFFER_COLUMNS, UNKNOWN, as_numbers
 from features.schema import QUALIFYING_ACTIVITY
 from features.timeline import Timeline, to_us
 
@@ -146,20 +147,12 @@ def _offer_attributes(rows: pd.DataFrame, offers: pd.DataFrame | None) -> pd.Dat
         mapped = key.map(table[col].astype(object))
         return mapped.astype(object).where(mapped.notna(), default).set_axis(rows.index)
 
-    rows["offer_type"] = pick("offer_type", "unknown").astype(str).astype("category")
-    rows["offer_value"] = _number(pick("value", np.nan))
-    rows["offer_points_cost"] = pd.to_numeric(pick("points_cost", np.nan), errors="coerce").astype(
-        "float64"
-    )
-    rows["offer_valid_days"] = pd.to_numeric(pick("valid_days", np.nan), errors="coerce").astype(
-        "float64"
-    )
-    rows["offer_channel"] = pick("channel", "unknown").astype(str).astype("category")
+    for column, feature in OFFER_COLUMNS.items():
+        if feature in NUMERIC:
+            rows[feature] = as_numbers(pick(column, np.nan))
+        else:
+            rows[feature] = pick(column, UNKNOWN).astype(str).astype("category")
     return rows
-
-
-def _number(values: pd.Series) -> pd.Series:
-    return pd.to_numeric(values, errors="coerce").astype("float64")  # float, as the contract says
 
 
 def _propensity_rows(events, tl, refs, offers, spec, end) -> tuple[pd.DataFrame, int]:

@@ -11,16 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.offers import NUMERIC, OFFER_COLUMNS, as_numbers
 from models.package import ModelPackage
 from models.reasons import top_reasons
-
-OFFER_COLUMNS = {  # offers table column -> propensity feature
-    "offer_type": "offer_type",
-    "value": "offer_value",
-    "points_cost": "offer_points_cost",
-    "valid_days": "offer_valid_days",
-    "channel": "offer_channel",
-}
 
 
 @dataclass(frozen=True)
@@ -48,8 +41,8 @@ def candidate_offers(offers: pd.DataFrame, contracts: pd.DataFrame | None) -> pd
     if missing:
         raise ValueError(f"offers table: missing column(s) {missing}")
     table = table.rename(columns=OFFER_COLUMNS)
-    for name in ("offer_value", "offer_points_cost", "offer_valid_days"):
-        table[name] = pd.to_numeric(table[name], errors="coerce").astype("float64")
+    for name in NUMERIC:
+        table[name] = as_numbers(table[name])
     keep = ["offer_id", "partner_id", *OFFER_COLUMNS.values()]
     return table[keep].astype({"offer_id": str, "partner_id": str}).reset_index(drop=True)
 

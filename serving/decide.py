@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from features.offers import offer_feature_values
 from guardrails.decision import Scores
 from models.package import FeatureMismatchError
 from models.reasons import describe, top_reasons
 from serving.model_set import ModelSet
-
-OFFER_FEATURES = ("offer_type", "offer_value", "offer_points_cost", "offer_valid_days")
 
 
 def customer_rows(
@@ -39,14 +38,14 @@ def customer_rows(
 
 
 def offer_values(offer: Any) -> dict[str, Any]:
-    """The offer attributes the propensity model reads, as training and batch set them."""
-    return {
-        "offer_type": offer.type,
-        "offer_value": float(offer.face_value or np.nan),
-        "offer_points_cost": float(offer.points_cost),
-        "offer_valid_days": float(offer.valid_days),
-        "offer_channel": str(offer.channel),
-    }
+    """The propensity features of a policy's catalogue offer (features.offers defines them)."""
+    return offer_feature_values(
+        offer_type=offer.type,
+        value=offer.face_value,
+        points_cost=offer.points_cost,
+        valid_days=offer.valid_days,
+        channel=offer.channel,
+    )
 
 
 class Rows:
