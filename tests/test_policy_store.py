@@ -269,3 +269,16 @@ def test_cli_apply_refuses_an_invalid_policy_and_stores_nothing(tmp_path: Path) 
     assert result.exit_code == 2 and "no active policy" in result.output
     result = _cli(home, "diff", "nope", "zzzz")
     assert result.exit_code == 2
+
+
+def test_cli_on_an_old_home_lists_the_policies_of_its_policies_db(tmp_path: Path) -> None:
+    """A data home of an earlier release: the first policy command imports its policies.db."""
+    home = tmp_path / "home"
+    home.mkdir()
+    old = [_policy(), _policy(**{"budget.points_per_period": 20_000})]
+    _legacy_policies(home / "policies.db", old)
+    listing = _cli(home, "list").output.splitlines()
+    assert listing[1].startswith(f"* C-1          {content_hash(old[1])}"), listing
+    assert (home / "policies.db.imported").exists() and not (home / "policies.db").exists()
+    result = _cli(home, "rollback", "C-1")
+    assert result.exit_code == 0 and f"rolled back to {content_hash(old[0])}" in result.output
