@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from guardrails.audit import AuditRecord, DecisionLog
-
-
-def _status(decision, reservation) -> str:
-    if decision.route == "reject":
-        return "rejected"
-    if decision.offer_id is None:
-        return "no_offer"
-    if reservation is not None and not reservation.ok:
-        return "rejected"
-    return "pending_review" if decision.route == "review" else "approved"
+from guardrails.engine import GuardedDecision
 
 
 def build_response(
-    core, req, cp, decision, reservation, review, scores, fx, models, now, decision_id, shadow
+    core, req, cp, guarded: GuardedDecision, scores, fx, models, now, decision_id, shadow
 ) -> dict:
+    decision, reservation = guarded.decision, guarded.hold
     reasons = [_reason(r) for r in decision.reasons]
     if reservation is not None and not reservation.ok:
         text = (
@@ -34,13 +26,13 @@ def build_response(
                 "offer_id": decision.offer_id,
             },
         )
-    granted = reservation is not None and reservation.ok
+    granted = guarded.granted
     return {
         "decision_id": decision_id,
         "idempotency_key": req.idempotency_key,
         "contract_id": cp.contract_id,
         "partner_id": cp.policy.partner_id,
-        "status": _status(decision, reservation),
+        "status": guarded.status,
         "route": decision.route,
         "offer_id": decision.offer_id if granted else None,
         "points": decision.points if granted else 0,
@@ -48,7 +40,7 @@ def build_response(
         "expected_value": decision.expected_value,
         "period": decision.period,
         "reservation_id": reservation.id if granted else None,
-        "review_id": review.id if review else None,
+        "review_id": guarded.review_id,
         "reasons": reasons,
         "factors": {k: [t for *_, t in rows[0]] for k, rows in fx.items()},
         "scores": {
