@@ -1,6 +1,8 @@
 """Guardrail replay: the active contract policies decide over recent customers with a candidate
-model's scores and with the champion's, through the policy simulation (budgets, caps and contacts
-tracked in memory; nothing reaches the ledger), and the two runs are compared.
+model's scores and with the champion's, through the policy simulation, and the two runs are
+compared. The simulation decides each row through the service's own entry point
+(``guardrails.engine.guard``) with in-memory books for the ledger (budgets, the lifetime total, caps
+and contacts tracked in memory; nothing reaches the ledger; routes to review are counted).
 
 Each contract decides for the customers of its own partner (``partner_id``), at each row's
 ``as_of``. Propensity is scored for every offer of the contract from the offer's attributes, as

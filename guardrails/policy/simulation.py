@@ -1,62 +1,27 @@
 """Run a policy over a customer feature table and scores, with no ledger: who gets what, the
 budget burn per period, and how often each rule binds.
 
-Budgets, caps and contact limits are tracked in memory in time order, as the ledger and the online
-state would track them, so a simulation shows when a period's budget runs out.
+Each row goes through the same entry point as the decision service (guardrails.engine.guard),
+with in-memory books in place of the ledger: budgets (the ledger's scopes and limits, the
+contract's lifetime total included), caps and contact limits are tracked in time order, so a
+simulation shows when a period's budget runs out. Decisions routed to review are counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
 
 import pandas as pd
 
 from features.errors import InputError
-from guardrails.arbitration import decide
-from guardrails.decision import Consent, ContactState, Decision, Remaining, Request, Scores
-from guardrails.periods import period_key
+from guardrails.decision import Decision, Request, Scores
+from guardrails.engine import Books, CountedReviews, DecisionContext, GuardedDecision, guard
 from guardrails.policy.compiled import CompiledPolicy
 from guardrails.policy.sim_inputs import timestamps
 
 CONSENT_COLUMNS = ("consent_marketing", "consent_data_sharing", "partner_id")
 NOT_BINDING = {"chosen", "consent_basis", "model_factors"}
-
-
-@dataclass
-class _Books:
-    """In-memory stand-in for the ledger and the contact history during a simulation."""
-
-    spent: Counter = field(default_factory=Counter)  # period -> points
-    customer: Counter = field(default_factory=Counter)  # (customer, period) -> points
-    offer: Counter = field(default_factory=Counter)  # (offer, period) -> points
-    grants: dict = field(default_factory=lambda: defaultdict(Counter))  # (cust, period) -> offer
-    contacts: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-
-    def remaining(self, cp: CompiledPolicy, customer: str, period: str) -> Remaining:
-        limits = cp.policy.limits()
-        per_customer = limits["customer_per_period"]
-        offers = {
-            oid: limit - self.offer[(oid, period)]
-            for oid, limit in limits["offer_per_period"].items()
-            if limit is not None
-        }
-        return Remaining(
-            contract=limits["contract_per_period"] - self.spent[period],
-            customer=None
-            if per_customer is None
-            else per_customer - self.customer[(customer, period)],
-            offers=offers,
-        )
-
-    def record(self, cp: CompiledPolicy, customer: str, when: dt.datetime, d: Decision) -> None:
-        self.spent[d.period] += d.points
-        self.customer[(customer, d.period)] += d.points
-        self.offer[(d.offer_id, d.period)] += d.points
-        self.grants[(customer, d.period)][d.offer_id] += 1
-        channel = str(cp.policy.offer(d.offer_id).channel)
-        self.contacts[customer][channel].append(when)
 
 
 def scores_from_columns(frame: pd.DataFrame, offer_ids: list[str]) -> list[Scores]:
@@ -127,40 +92,49 @@ def simulate(
     records = frame[columns].to_dict("records")
     customers = frame["customer_id"].astype(str).tolist()
     order = sorted(range(len(frame)), key=lambda i: (times[i], customers[i]))
-    books = _Books()
+    books, reviews = Books(), CountedReviews()
     rows = []
-    for i in order:
-        decision = _decide_row(
-            cp, books, records[i], customers[i], times[i], scores[i], channel, partner
+    for n, i in enumerate(order):
+        guarded = _decide_row(
+            cp, books, reviews, n, records[i], customers[i], times[i], scores[i], channel, partner
         )
-        rows.append(_row(customers[i], times[i], decision))
+        rows.append(_row(customers[i], times[i], guarded))
     decisions = pd.DataFrame(rows)
     return decisions, summarize(cp, decisions, books)
 
 
-def _decide_row(cp, books: _Books, features, customer, when, scores, channel, partner) -> Decision:
-    key = period_key(when, cp.policy.budget.period)
-    state = ContactState(
-        contacts=books.contacts.get(customer, {}),
-        grants=books.grants.get((customer, key), {}),
-        consent=Consent.from_features(features, cp.policy.data_partners),
+def _decide_row(
+    cp, books: Books, reviews, n: int, features, customer, when, scores, channel, partner
+) -> GuardedDecision:
+    context = DecisionContext(
+        policy=cp,
+        customer_key=customer,
+        features=features,
+        request=Request(time=when, channel=channel, partner_id=partner),
+        history=books.history(customer),
+        scores=scores,
+        idempotency_key=f"simulate-{n}",
+        decision_id=f"simulate-{n}",
     )
-    request = Request(time=when, channel=channel, partner_id=partner)
-    decision = decide(cp, features, request, state, scores, books.remaining(cp, customer, key))
-    if decision.granted:
-        books.record(cp, customer, when, decision)
-    return decision
+    guarded = guard(context, books, reviews)
+    if guarded.granted:
+        books.record(cp, customer, when, guarded.decision)
+    return guarded
 
 
-def _row(customer: str, when: dt.datetime, d: Decision) -> dict:
+def _row(customer: str, when: dt.datetime, guarded: GuardedDecision) -> dict:
+    d = guarded.decision
     binding = [f"{r.code}@{r.clause}" for r in d.reasons if _binds(r.code, d)]
+    if d.offer_id is not None and not guarded.granted:  # the books refused the hold
+        binding.insert(0, "budget@budget")
+    granted = guarded.granted
     return {
         "customer_id": customer,
         "time": when,
         "period": d.period,
-        "offer_id": d.offer_id,
-        "points": d.points,
-        "cost": d.cost,
+        "offer_id": d.offer_id if granted else None,
+        "points": d.points if granted else 0,
+        "cost": d.cost if granted else 0.0,
         "expected_value": d.expected_value,
         "route": d.route,
         "binding": ";".join(binding),
@@ -174,7 +148,7 @@ def _binds(code: str, d: Decision) -> bool:
     return code not in NOT_BINDING
 
 
-def summarize(cp: CompiledPolicy, decisions: pd.DataFrame, books: _Books) -> dict:
+def summarize(cp: CompiledPolicy, decisions: pd.DataFrame, books: Books) -> dict:
     """Who gets what, budget burn per period and how often each rule binds."""
     budget = cp.policy.budget
     granted = decisions[decisions["offer_id"].notna()] if len(decisions) else decisions
