@@ -37,9 +37,10 @@ test-slow: install ## Run only the slow tests
 reliability: install ## Run the reliability suite (LOYALTY_RELIABILITY_SCALE=0.05 for a quick run)
 	$(RUN) pytest tests/reliability -m reliability -q -s -p no:cacheprovider --durations=10
 
-lint: install ## Lint and check formatting
+lint: install ## Lint, check formatting and the import layers (ARCHITECTURE.md's "may import")
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports
 
 format: install ## Format the code and fix what ruff can
 	$(RUN) ruff format .

@@ -1,93 +1,24 @@
 """Typed settings with explicit defaults, read from ``LOYALTY_*`` environment variables.
 
-Nothing here touches the disk at import: paths are resolved and created by the commands that
-need them, so importing the package has no side effects.
+``Settings`` is the service's ``ServiceSettings`` (serving/settings.py: the data home, stores,
+registry, tokens) plus what only the commands read, so each variable is defined once. Nothing
+here touches the disk at import: paths are resolved and created by the commands that need them,
+so importing the package has no side effects.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from serving.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
-    """Where the embedded stores live and how the services reach them."""
+class Settings(ServiceSettings):
+    """The service's settings plus the commands' own (seed, artifact and demo folders)."""
 
-    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
-
-    home: Path = Field(default=Path(".loyalty"), description="Data home for every embedded store.")
-    mlflow_tracking_uri: str | None = Field(
-        default=None, description="MLflow tracking URI; default sqlite:///<home>/mlflow.db."
-    )
     seed: int = Field(default=42, description="Default seed for simulations and sampling.")
-    ledger_url: str | None = Field(
-        default=None,
-        description="Budget ledger, review queue and audit trail database: sqlite:///PATH or "
-        "postgresql://USER@HOST/DB; default sqlite:///<home>/ledger.db.",
-    )
-    audit_key: SecretStr | None = Field(
-        default=None,
-        description="HMAC key of the audit chain; default: <home>/keys/audit.key (0600, made "
-        "on first write). Never stored in the database.",
-    )
-    pseudonym_key: SecretStr | None = Field(
-        default=None,
-        description="Key of the customer-id pseudonyms; default: <home>/keys/pseudonym.key.",
-    )
-    model_name_prefix: str = Field(
-        default="loyalty-", description="Registered model names are <prefix><kind>."
-    )
-    tokens: SecretStr | None = Field(
-        default=None,
-        description="Service bearer tokens: 'TOKEN=scope+scope[@PARTNER];...' (scopes: "
-        "orchestrator, reviewer, operator, partner). Configuration only, never in code.",
-    )
-    tokens_file: Path | None = Field(
-        default=None, description="A file holding the service tokens in the same format."
-    )
-    model_poll_s: float = Field(
-        default=30.0, description="How often the service checks the registry for alias moves."
-    )
-    shadow: bool = Field(default=True, description="Score the challenger in shadow.")
-    feature_store_url: str | None = Field(
-        default=None,
-        description="Online feature store: redis://HOST:PORT/DB (several service hosts); "
-        "default: the embedded file <home>/online_features.db.",
-    )
-    feature_store_prefix: str = Field(
-        default="loyalty:features", description="Key prefix of the features in Redis."
-    )
-    max_body_bytes: int = Field(
-        default=1_048_576, ge=1024, description="Largest request body the service accepts (413)."
-    )
-
-    @property
-    def tracking_uri(self) -> str:
-        if self.mlflow_tracking_uri:
-            return self.mlflow_tracking_uri
-        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
-
-    def model_name(self, kind: str) -> str:
-        """The MLflow registered-model name of a kind (churn, propensity, risk)."""
-        return f"{self.model_name_prefix}{kind}"
-
-    @property
-    def model_cache_dir(self) -> Path:
-        return self.home / "model-cache"
-
-    @property
-    def ledger_database(self) -> str:
-        """The ledger database URL (the embedded SQLite file unless ``ledger_url`` is set)."""
-        if self.ledger_url:
-            return self.ledger_url
-        return f"sqlite:///{(self.home / 'ledger.db').resolve()}"
-
-    @property
-    def keys_dir(self) -> Path:
-        """Key files made on first use when no key is set (keep them out of backups of the db)."""
-        return self.home / "keys"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -96,10 +27,6 @@ class Settings(BaseSettings):
     @property
     def demo_dir(self) -> Path:
         return self.home / "demo"
-
-    @property
-    def policy_store_path(self) -> Path:
-        return self.home / "policies.db"
 
 
 def load_settings() -> Settings:

@@ -16,6 +16,7 @@ from typing import Any
 from guardrails.errors import InvalidInputError, NotFoundError, UnavailableError
 from serving.environment import apply_defaults
 from serving.model_set import ModelSet, load_models
+from serving.settings import ServiceSettings, open_guardrail_stores
 
 log = logging.getLogger("loyalty.serving")
 
@@ -23,20 +24,20 @@ log = logging.getLogger("loyalty.serving")
 class DecisionCore:
     """Everything one worker holds; swapped atomically on refresh (a reference assignment)."""
 
-    def __init__(self, settings: Any = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: ServiceSettings | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         from guardrails.ledger.home import import_legacy_files
         from guardrails.policy.store import PolicyStore
-        from loyalty.commands.ledger import open_stores_from_settings
-        from loyalty.settings import load_settings
         from serving.metrics import Metrics
         from serving.state import OnlineState
 
         apply_defaults()
-        self.settings = settings or load_settings()
+        self.settings = settings or ServiceSettings()
         self.clock = clock
         s = self.settings
         self.models: ModelSet = self._load_models()
-        self.stores = open_stores_from_settings(write=True)
+        self.stores = open_guardrail_stores(s, write=True)
         # Policies and intake state share the ledger database: every host sees the same ones.
         import_legacy_files(self.stores.ledger.db, Path(s.home))
         self.policy_store = PolicyStore(self.stores.ledger.db)

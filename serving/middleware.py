@@ -48,10 +48,10 @@ class AuthMiddleware:
 
 
 def _settings_tokens():
-    from loyalty.settings import load_settings
     from serving.auth import load_tokens
+    from serving.settings import ServiceSettings
 
-    s = load_settings()
+    s = ServiceSettings()
     return load_tokens(s.tokens.get_secret_value() if s.tokens else None, s.tokens_file)
 
 
@@ -69,9 +69,9 @@ class BodyLimitMiddleware:
     @property
     def max_bytes(self) -> int:
         if self._max is None:
-            from loyalty.settings import load_settings
+            from serving.settings import ServiceSettings
 
-            self._max = load_settings().max_body_bytes
+            self._max = ServiceSettings().max_body_bytes
         return self._max
 
     async def __call__(self, scope, receive, send):

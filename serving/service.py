@@ -127,11 +127,12 @@ class DecisionService:
     def __init__(self) -> None:
         from serving.core import DecisionCore
         from serving.model_set import CannotServeError
+        from serving.settings import ServiceSettings
         from serving.startup import refuse
 
         _follow_bentoml_log_level()
         try:
-            self.core = DecisionCore()
+            self.core = DecisionCore(ServiceSettings())  # built once, here, at the edge
         except CannotServeError as exc:  # no champion: one line and the server stops
             refuse(exc)
         self._stop = threading.Event()

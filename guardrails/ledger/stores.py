@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guardrails.ledger import ledger_for, open_database
@@ -53,3 +54,21 @@ def open_stores(
     pseudo = Pseudonymizer(pseudonym_key) if pseudonym_key else None
     audit = AuditTrail(ledger.db, audit_key, pseudo)
     return Stores(ledger, audit, ReviewQueue(ledger, audit, clock), pseudo)  # type: ignore[arg-type]
+
+
+def open_stores_with_keys(
+    url: str,
+    *,
+    audit_secret: str | None,
+    pseudonym_secret: str | None,
+    keys_dir: Path,
+    create_keys: bool,
+    clock: Callable[[], float] = time.time,
+) -> Stores:
+    """As ``open_stores``, each key from its secret when one is given, else from its key file in
+    ``keys_dir`` (``audit.key``, ``pseudonym.key``), created (0600) only with ``create_keys``."""
+    from guardrails.audit import resolve_key
+
+    audit = resolve_key(audit_secret, keys_dir / "audit.key", create=create_keys)
+    pseudo = resolve_key(pseudonym_secret, keys_dir / "pseudonym.key", create=create_keys)
+    return open_stores(url, audit_key=audit, pseudonym_key=pseudo, clock=clock)

@@ -16,26 +16,12 @@ app = typer.Typer(help="The budget ledger: balances, expiry, reconciliation.", n
 
 
 def open_stores_from_settings(*, write: bool) -> Stores:
-    """The ledger, review queue and audit trail of the configured database, with their keys.
-
-    Keys come from LOYALTY_AUDIT_KEY / LOYALTY_PSEUDONYM_KEY, else from key files in
-    ``<home>/keys/``, created (0600) only when ``write`` is set."""
-    from guardrails.audit import resolve_key
-    from guardrails.ledger.stores import open_stores
+    """The configured ledger, review queue and audit trail (``serving.settings``), with their
+    keys; key files are created only when ``write`` is set."""
     from loyalty.settings import load_settings
+    from serving.settings import open_guardrail_stores
 
-    s = load_settings()
-    audit = resolve_key(
-        s.audit_key.get_secret_value() if s.audit_key else None,
-        s.keys_dir / "audit.key",
-        create=write,
-    )
-    pseudo = resolve_key(
-        s.pseudonym_key.get_secret_value() if s.pseudonym_key else None,
-        s.keys_dir / "pseudonym.key",
-        create=write,
-    )
-    return open_stores(s.ledger_database, audit_key=audit, pseudonym_key=pseudo)
+    return open_guardrail_stores(load_settings(), write=write)
 
 
 @app.command("balances")
