@@ -85,11 +85,14 @@ def model_rates(home: Path, features: Path, offers: Path) -> dict[str, float]:
     """Rows per second of each model alone, and of reason codes, in this process."""
     import os
 
-    from loyalty.commands._score_batch_run import load_models, load_offers
+    from loyalty.commands._train_run import quiet_mlflow
     from serving.batch import offer_scores
+    from serving.batch_run import load_batch_models, load_offers
+    from serving.settings import ServiceSettings
 
+    quiet_mlflow()  # MLflow INFO lines and download bars off, as the command does
     os.environ["LOYALTY_HOME"] = str(home)
-    models = load_models("champion", ("churn", "risk", "propensity"))
+    models = load_batch_models(ServiceSettings(), "champion", ("churn", "risk", "propensity"))
     frame = pd.read_parquet(features).head(200_000)
     rates = {}
     for kind in ("churn", "risk"):

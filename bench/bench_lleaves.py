@@ -110,9 +110,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     home = args.home or demo_home(args.work)
     os.environ["LOYALTY_HOME"] = str(home)
-    from loyalty.commands._score_batch_run import load_models
+    from loyalty.commands._train_run import quiet_mlflow
+    from serving.batch_run import load_batch_models
+    from serving.settings import ServiceSettings
 
-    models = load_models("champion", tuple(KINDS))
+    quiet_mlflow()  # MLflow INFO lines and download bars off, as the command does
+    models = load_batch_models(ServiceSettings(), "champion", tuple(KINDS))
     results = []
     for kind, dataset in KINDS.items():
         frame = rows_for(home, dataset, args.rows, seed=7)

@@ -1,4 +1,5 @@
-"""``score-batch`` on one machine: check the input, then score it chunk by chunk into Parquet.
+"""``score-batch``: the models behind an alias and the candidate offers, loaded once; then, on
+one machine, check the input and score it chunk by chunk into Parquet (``spark_batch`` scales out).
 
 Memory stays bounded by the chunk size whatever the number of customers: each chunk is read,
 scored and written before the next; only the top customers to explain are kept across chunks.
@@ -7,6 +8,7 @@ Output goes to a hidden sibling folder and is moved into place only when complet
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,19 +19,60 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from features.atomic import atomic_folder
+from features.io import read_reference_tables
 from serving.batch import (
     OFFER_COLUMNS,
     BatchModel,
+    candidate_offers,
     customer_scores,
     offer_scores,
     reason_rows,
 )
+from serving.settings import ServiceSettings
 
 CUSTOMER_KINDS = ("churn", "risk")
+KINDS = ("churn", "risk", "propensity")
 
 
 class BatchInputError(ValueError):
     """The features, offers or models cannot be scored together; nothing was written."""
+
+
+def load_batch_models(
+    settings: ServiceSettings, alias: str, kinds: tuple[str, ...] = KINDS
+) -> dict[str, BatchModel]:
+    """Each kind's packaged model behind ``alias``; an unknown alias fails (``RegistryError``)
+    before any work."""
+    from models.registry import load_by_alias  # MLflow: imported only when models are loaded
+
+    models = {}
+    for kind in kinds:
+        name = settings.model_name(kind)
+        loaded = load_by_alias(settings.tracking_uri, name, alias, settings.model_cache_dir)
+        models[kind] = BatchModel(kind, name, loaded.version, loaded.package)
+    return models
+
+
+def load_offers(path: Path | None) -> pd.DataFrame | None:
+    """The candidate offers of the reference tables in ``path`` (None without a path)."""
+    if path is None:
+        return None
+    tables = read_reference_tables(path, ("offers", "contracts"))
+    if "offers" not in tables:
+        raise BatchInputError(f"{path}: no offers table (offers.parquet or offers.csv)")
+    try:
+        return candidate_offers(tables["offers"], tables.get("contracts"))
+    except ValueError as exc:
+        raise BatchInputError(f"{path}: {exc}") from exc
+
+
+def engine_start(engine: str) -> contextlib.AbstractContextManager:
+    """Spark starts (``local``: nothing) while the caller loads the offers and models."""
+    if engine != "spark":
+        return contextlib.nullcontext()
+    from serving.spark_batch import SparkStart  # PySpark: imported only for the Spark engine
+
+    return SparkStart()
 
 
 @dataclass

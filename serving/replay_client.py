@@ -1,7 +1,7 @@
 """The reference orchestrator client: what an integrator copies to drive the decision service.
 
 It takes a replay plan (plain data: slices of canonical events to forward and decision points to
-ask about, see ``loyalty.commands._replay_plan``) and, slice by slice:
+ask about, see ``serving.replay_plan``) and, slice by slice:
 
 1. forwards the slice's events to ``POST /events`` (batches of at most 1000; the intake is
    idempotent by ``event_id`` and only counts an event from its own time on, so sending a slice's

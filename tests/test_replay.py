@@ -213,8 +213,8 @@ def test_missing_token_and_bad_arguments_exit_2(sim_dir, monkeypatch):
 
 
 def test_partner_settlement_and_plan_mapping():
-    from loyalty.commands._replay_plan import Stretch, build_plan, idempotency_key
     from serving.replay_client import DecisionPoint, latency_ms, settle_action
+    from serving.replay_plan import Stretch, build_plan, idempotency_key
 
     at = pd.Timestamp("2025-10-01T09:00:00Z")
     point = DecisionPoint({"time": at.isoformat()}, frozenset({("O1", at.timestamp() + 3600)}))

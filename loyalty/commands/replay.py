@@ -84,8 +84,8 @@ def run_replay(events: Path, url: str, token: str, opts: ReplayOptions, transpor
     import asyncio
     import time
 
-    from loyalty.commands._replay_plan import build_plan, load_log
     from serving.replay_client import ReplayClient, ReplayError, RetryPolicy
+    from serving.replay_plan import build_plan, load_log
 
     stretch = _stretch(opts)
     client = ReplayClient(
@@ -141,7 +141,7 @@ def _stretch(opts: ReplayOptions):
     import pandas as pd
 
     from features.durations import DurationError, parse_timestamp
-    from loyalty.commands._replay_plan import Stretch
+    from serving.replay_plan import Stretch
 
     try:
         since = parse_timestamp(opts.since) if opts.since else None

@@ -1,4 +1,5 @@
-"""The replay plan: which stretch of an event log becomes which calls of the orchestrator.
+"""The replay plan: which stretch of an event log becomes which calls of the orchestrator
+(``loyalty replay`` builds it, ``serving.replay_client`` plays it).
 
 The mapping (documented in the README):
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.io import load_events
 from serving.replay_client import DecisionPoint, Slice
 
 DECISION_EVENTS = ("purchase", "service_visit")
@@ -56,8 +58,6 @@ class Plan:
 
 def load_log(path: Path) -> pd.DataFrame:
     """The validated event log (an InputError that names the problems when it is invalid)."""
-    from features.io import load_events
-
     return load_events(path)
 
 
