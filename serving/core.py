@@ -135,7 +135,7 @@ class DecisionCore:
             "feature_snapshot": self.features.as_of.isoformat() if self.features else None,
         }
         try:
-            self.stores.ledger.db.run(lambda tx: tx.one("SELECT 1"), write=False)
+            self.stores.ledger.db.ping()
             checks["ledger"] = "ok"
         except Exception as exc:
             checks["ledger"] = f"unreachable: {exc}"

@@ -74,6 +74,10 @@ class Database(ABC):
         without an explicit transaction (one round trip on PostgreSQL)."""
         return self.run(lambda tx: tx.all(sql, params), write=False)
 
+    def ping(self) -> None:
+        """Raise when the database does not answer (readiness probes)."""
+        self.query("SELECT 1")
+
     @abstractmethod
     def close(self) -> None: ...
 
