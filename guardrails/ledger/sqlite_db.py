@@ -55,6 +55,8 @@ class SqliteDatabase(Database):
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._local = threading.local()  # one read-only connection per thread: see ``query``
+        self._readers: list[sqlite3.Connection] = []
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
@@ -88,9 +90,31 @@ class SqliteDatabase(Database):
             return self._with_retry(lambda: _transaction(conn, fn, write))
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """A read on the thread's own read-only connection: under WAL it runs beside a writer
+        (a reservation's fsync) instead of queueing behind the process's writer lock."""
+        conn = self._reader()
+        return self._with_retry(lambda: conn.execute(sql, tuple(params)).fetchall())
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
         with self._lock:
-            conn = self._connect()
-            return self._with_retry(lambda: conn.execute(sql, tuple(params)).fetchall())
+            self._connect()  # the file exists, in WAL mode, before a reader opens it
+            try:
+                conn = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout_s,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA query_only=ON")
+            except sqlite3.Error as exc:
+                msg = f"cannot read the ledger database {self.path}: {exc}"
+                raise LedgerUnavailableError(msg) from exc
+            self._readers.append(conn)
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
 
     def _with_retry(self, unit: Callable[[], T]) -> T:
         deadline = time.monotonic() + self.deadline_s
@@ -113,7 +137,10 @@ class SqliteDatabase(Database):
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
-            self._conn = None
+                for reader in self._readers:
+                    reader.close()
+            self._conn, self._readers = None, []
+            self._local = threading.local()
 
 
 def _configure(conn: sqlite3.Connection) -> None:
