@@ -37,10 +37,11 @@ test-slow: install ## Run only the slow tests
 reliability: install ## Run the reliability suite (LOYALTY_RELIABILITY_SCALE=0.05 for a quick run)
 	$(RUN) pytest tests/reliability -m reliability -q -s -p no:cacheprovider --durations=10
 
-lint: install ## Lint, check formatting and the import layers (ARCHITECTURE.md's "may import")
+lint: install ## Lint, check formatting, the import layers (ARCHITECTURE.md's "may import") and types
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) lint-imports
+	$(RUN) mypy guardrails serving monitoring
 
 format: install ## Format the code and fix what ruff can
 	$(RUN) ruff format .
@@ -50,4 +51,4 @@ bench: install ## Run every benchmark under bench/ and rewrite BENCHMARKS.md
 	UV=$(UV) $(RUN) python bench/run_all.py
 
 clean: ## Remove the data home and caches
-	rm -rf .loyalty .pytest_cache .ruff_cache
+	rm -rf .loyalty .pytest_cache .ruff_cache .mypy_cache

@@ -63,7 +63,22 @@ class Review:
 
 
 def _review(row: tuple) -> Review:
-    return Review(*row[:5], json.loads(row[5]), *row[6:])  # type: ignore[arg-type]
+    """A row of ``_COLS`` (the summary stored as JSON)."""
+    id_, decision_id, reservation_id, status, reason, summary, *times_and_resolution = row
+    created_at, expires_at, resolved_at, resolved_by, note = times_and_resolution
+    return Review(
+        id_,
+        decision_id,
+        reservation_id,
+        status,
+        reason,
+        json.loads(summary),
+        created_at,
+        expires_at,
+        resolved_at,
+        resolved_by,
+        note,
+    )
 
 
 class ReviewQueue:

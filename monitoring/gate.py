@@ -77,6 +77,8 @@ def _models(settings, client, kind: str) -> tuple[Model, Model | None]:
 
     require_version(client, settings.model_name(kind), CHALLENGER)
     challenger = load_model(settings, client, kind, CHALLENGER)
+    if challenger is None:  # the alias moved away since require_version read it
+        raise InputError(f"{settings.model_name(kind)} has no {CHALLENGER} version")
     champion = load_model(settings, client, kind, CHAMPION)
     if champion is not None and champion.version == challenger.version:
         raise InputError(f"{challenger.name} v{challenger.version} is already the champion")

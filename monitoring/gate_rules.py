@@ -187,7 +187,7 @@ def shadow_checks(
     """Agreement of recorded shadow scores with the champion's, when there are enough."""
     names = ("shadow.mean_abs_diff", "shadow.rank_correlation")
     rows = 0 if stats is None else int(stats["rows"])
-    if rows < min_rows:
+    if stats is None or rows < min_rows:
         reason = f"{rows} shadow rows for this pair of versions (needs {min_rows})"
         return [skipped(n, reason, required) for n in names]
     return [

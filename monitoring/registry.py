@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -96,7 +97,7 @@ def log_run(
     tags: dict[str, str],
     metrics: dict[str, float],
     artifacts: list[Path],
-    series: list[tuple[str, float, int, int]] = (),
+    series: Sequence[tuple[str, float, int, int]] = (),
 ) -> str:
     """One finished run with tags, finite metrics (plus ``series``: (key, value, timestamp ms,
     step) points of metrics tracked over time) and artifact files; returns its id."""

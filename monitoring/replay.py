@@ -137,8 +137,9 @@ def spend_lead(candidate: pd.DataFrame, baseline: pd.DataFrame, budgets: Mapping
     the full budget does not hide a candidate that got there on a fraction of the decisions.
     """
     lead: dict = {"lead": 0.0, "contract_id": None, "period": None}
-    for contract_id, mine in candidate.groupby("contract_id", sort=True):
-        theirs = baseline[baseline["contract_id"] == contract_id]
+    for key, mine in candidate.groupby("contract_id", sort=True):
+        contract_id = str(key)
+        theirs = baseline[baseline["contract_id"] == key]
         same = ("customer_id", "time")
         if len(mine) != len(theirs) or any(
             not np.array_equal(mine[c].to_numpy(), theirs[c].to_numpy()) for c in same
@@ -152,7 +153,7 @@ def spend_lead(candidate: pd.DataFrame, baseline: pd.DataFrame, budgets: Mapping
             in_period = period == period[at]
             lead = {
                 "lead": float(share[at]),
-                "contract_id": str(contract_id),
+                "contract_id": contract_id,
                 "period": str(period[at]),
                 "decision": int(in_period[: at + 1].sum()),
                 "decisions": int(in_period.sum()),

@@ -17,7 +17,7 @@ def _visible(core: DecisionCore, decision_id: str, who: Principal | None) -> dic
         raise NotFoundError(f"unknown decision {decision_id!r}")
     response = record["details"]["response"]
     partner_only = who is not None and not who.scopes & {"orchestrator", "operator"}
-    if partner_only and response["partner_id"] != who.partner:
+    if who is not None and partner_only and response["partner_id"] != who.partner:
         raise NotFoundError(f"unknown decision {decision_id!r}")
     return response
 

@@ -107,7 +107,7 @@ def check_events(events: Iterable[Mapping[str, Any]]) -> list[str]:
         if at is not None and (p := time_problem(f"events[{i}].occurred_at", event_time(at))):
             problems.append(p)
         kind = event.get("event_type")
-        for attr in REQUIRED_ATTRIBUTES.get(kind, ()):
+        for attr in REQUIRED_ATTRIBUTES.get(kind, ()) if isinstance(kind, str) else ():
             if event.get(attr) is None:
                 problems.append(f"events[{i}].{attr}: {kind} events need {attr}")
     return problems

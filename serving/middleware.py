@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from serving.auth import Principal
+
+Tokens = list[tuple[bytes, "Principal"]]
 
 log = logging.getLogger("loyalty.serving")
 
@@ -23,9 +28,9 @@ DOCS_PATH = "/docs.json"
 class AuthMiddleware:
     """401/403 before the request reaches any handler; the principal rides in the ASGI scope."""
 
-    def __init__(self, app, tokens_loader: Callable[[], list] | None = None) -> None:
+    def __init__(self, app, tokens_loader: Callable[[], Tokens] | None = None) -> None:
         self.app = app
-        self._tokens = None
+        self._tokens: Tokens | None = None
         self._loader = tokens_loader or _settings_tokens
 
     async def __call__(self, scope, receive, send):
@@ -33,11 +38,12 @@ class AuthMiddleware:
             return await self.app(scope, receive, send)
         from serving.auth import AuthError, authorize
 
-        if self._tokens is None:
-            self._tokens = self._loader()
+        tokens = self._tokens
+        if tokens is None:
+            tokens = self._tokens = self._loader()
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         try:
-            principal = authorize(scope["path"], header or None, self._tokens)
+            principal = authorize(scope["path"], header or None, tokens)
         except AuthError as exc:
             response = JSONResponse({"error": str(exc)}, status_code=exc.status)
             if exc.status == 401:

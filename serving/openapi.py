@@ -124,7 +124,6 @@ def _complete_operation(path: str, method: str, op: dict[str, Any]) -> None:
         if status in FRAMEWORK_STATUSES and status in given:
             responses[status] = given[status]
             continue
-        answer = {"description": STATUS_TEXT[int(status)], "content": {"application/json": {}}}
-        answer["content"]["application/json"]["schema"] = schema
-        responses[status] = answer
+        content = {"application/json": {"schema": schema}}
+        responses[status] = {"description": STATUS_TEXT[int(status)], "content": content}
     op["responses"] = responses  # exactly what the route answers: no framework boilerplate

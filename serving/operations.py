@@ -106,9 +106,12 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     rows = Rows([row], offers)  # each model's matrix is built once, shadow models included
     scored, fx = predict(models, rows), factors(models, rows)
     scores = scores_for(0, scored, offers, fx)
+    pseudonymizer = core.stores.pseudonymizer
+    if pseudonymizer is None:  # the service's stores always have one
+        raise RuntimeError("a decision needs the pseudonymizer: raw customer ids are never stored")
     context = DecisionContext(
         policy=cp,
-        customer_key=core.stores.pseudonymizer.customer(req.customer_id),
+        customer_key=pseudonymizer.customer(req.customer_id),
         features=row,
         request=Request(now, req.channel, req.partner_id, req.event),
         history=History(st.contacts, st.declines, st.sends),

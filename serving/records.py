@@ -39,7 +39,7 @@ def build_response(
         "cost": decision.cost if granted else 0.0,
         "expected_value": decision.expected_value,
         "period": decision.period,
-        "reservation_id": reservation.id if granted else None,
+        "reservation_id": reservation.id if granted and reservation is not None else None,
         "review_id": guarded.review_id,
         "reasons": reasons,
         "factors": {k: [t for *_, t in rows[0]] for k, rows in fx.items()},

@@ -138,7 +138,7 @@ def _point(row, redeemed: dict) -> DecisionPoint:
 
 def _event(row) -> dict:
     """A canonical event as the intake takes it (empty fields left out)."""
-    out = {
+    out: dict[str, str | int | bool] = {
         "event_id": str(row.event_id),
         "event_type": str(row.event_type),
         "occurred_at": _iso(row.occurred_at),

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
 # bool first: a JSON true stays a bool (refused for a numeric feature with a 422 that names
@@ -14,12 +15,12 @@ Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
 FeatureValue = bool | float | int | str | None
 Features = dict[str, FeatureValue]
 
-EXAMPLE_SCORE = {
+EXAMPLE_SCORE: JsonDict = {
     "customers": [{"customer_id": "1"}, {"customer_id": "2", "features": {"complaints_90d": 2}}],
     "contract_id": "C-P01",
     "explain": False,
 }
-EXAMPLE_DECIDE = {
+EXAMPLE_DECIDE: JsonDict = {
     "idempotency_key": "orch-2025-10-01-0001",
     "customer_id": "1",
     "contract_id": "C-P01",
@@ -27,7 +28,7 @@ EXAMPLE_DECIDE = {
     "event": "purchase",
     "time": "2025-10-01T09:30:00Z",
 }
-EXAMPLE_EVENTS = {
+EXAMPLE_EVENTS: JsonDict = {
     "events": [
         {
             "event_id": "ev-1001",
@@ -39,8 +40,8 @@ EXAMPLE_EVENTS = {
         }
     ]
 }
-EXAMPLE_ACTION = {"reason": "orchestrator cancelled the campaign"}
-EXAMPLE_REVIEW = {"by": "alice", "note": "known customer"}
+EXAMPLE_ACTION: JsonDict = {"reason": "orchestrator cancelled the campaign"}
+EXAMPLE_REVIEW: JsonDict = {"by": "alice", "note": "known customer"}
 
 
 class _Strict(BaseModel):

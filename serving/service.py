@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import TYPE_CHECKING, cast
 
 import anyio.to_thread
 import bentoml
@@ -33,6 +34,9 @@ from serving.schemas import (
     ScoreResponse,
 )
 
+if TYPE_CHECKING:
+    from bentoml import Service
+
 apply_defaults()  # before BentoML or MLflow read them
 
 log = logging.getLogger("loyalty.serving")
@@ -47,7 +51,7 @@ class ClientErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         status = _client_status(exc)
-        if status is not None:
+        if exc is not None and status is not None:
             text = (record.getMessage(), status, _describe(exc))
             record.msg, record.args = "%s: client error %d: %s", text
             record.exc_info, record.exc_text = None, None
@@ -160,16 +164,16 @@ class DecisionService:
         self.core.close()
 
     @bentoml.api(route="/score", input_spec=ScoreRequest, output_spec=ScoreResponse)
-    async def score(self, **req) -> ScoreResponse:
+    async def score(self, **req) -> ScoreResponse | JSONResponse:
         """Churn, risk and per-offer propensity for a batch of customers."""
         return self._score(req)
 
     @bentoml.api(route="/explain", input_spec=ScoreRequest, output_spec=ScoreResponse)
-    async def explain(self, **req) -> ScoreResponse:
+    async def explain(self, **req) -> ScoreResponse | JSONResponse:
         """Scores with reason codes (feature contributions and words)."""
         return self._score({**req, "explain": True})
 
-    def _score(self, req: dict) -> ScoreResponse:
+    def _score(self, req: dict) -> ScoreResponse | JSONResponse:
         from serving import operations
 
         try:
@@ -178,7 +182,7 @@ class DecisionService:
             return _refusal(exc)
 
     @bentoml.api(route="/decide", input_spec=DecideRequest, output_spec=DecideResponse)
-    async def decide(self, ctx: bentoml.Context, **req) -> DecideResponse:
+    async def decide(self, ctx: bentoml.Context, **req) -> DecideResponse | JSONResponse:
         """The decision for one customer under one contract (idempotent by key)."""
         from serving import operations
 
@@ -197,7 +201,7 @@ class DecisionService:
         return DecideResponse(**out)
 
     @bentoml.api(route="/events", input_spec=EventsRequest, output_spec=EventsResponse)
-    async def events(self, **req) -> EventsResponse:
+    async def events(self, **req) -> EventsResponse | JSONResponse:
         """Consent changes, sends, declines and redemptions, applied before the next decision."""
         from serving import actions
 
@@ -268,8 +272,9 @@ class DecisionService:
 
 
 # the first added is the outermost: tokens are checked before a body is even read
-DecisionService.add_asgi_middleware(AuthMiddleware)
-DecisionService.add_asgi_middleware(BodyLimitMiddleware)
-DecisionService.add_asgi_middleware(DocsMiddleware)
+# (@bentoml.service made the class a Service; mypy does not apply class decorators)
+_service = cast("Service[DecisionService]", DecisionService)
+for _middleware in (AuthMiddleware, BodyLimitMiddleware, DocsMiddleware):
+    _service.add_asgi_middleware(_middleware)
 EXAMPLES = {"/score": EXAMPLE_SCORE, "/decide": EXAMPLE_DECIDE, "/events": EXAMPLE_EVENTS}
 __all__ = ["EXAMPLES", "DecisionService", "json"]

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
@@ -37,8 +38,11 @@ from serving.batch_run import (
     open_features,
 )
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
-def spark_session(scratch: Path):
+
+def spark_session(scratch: Path) -> SparkSession:
     """A local session bound to 127.0.0.1, without UI, with its scratch space in ``scratch``."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -70,7 +74,7 @@ class SparkStart:
 
     def __init__(self) -> None:
         self._scratch = tempfile.TemporaryDirectory(prefix="loyalty-spark-")
-        self._session = None
+        self._session: SparkSession | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, name="spark-start", daemon=True)
 
@@ -80,8 +84,8 @@ class SparkStart:
 
     def _start(self) -> None:
         try:
-            self._session = spark_session(Path(self._scratch.name))
-            self._session.sparkContext.parallelize([0], 1).map(lambda x: x).collect()
+            self._session = session = spark_session(Path(self._scratch.name))
+            session.sparkContext.parallelize([0], 1).map(lambda x: x).collect()
         except BaseException as exc:  # raised in the caller's thread by session()
             self._error = exc
 

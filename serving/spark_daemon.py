@@ -11,7 +11,8 @@ only ``Booster``, so the daemon hides scikit-learn from that import: 3.2 s inste
 
 import sys
 
-sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]  (import sklearn -> ImportError)
+# a None entry makes `import sklearn` raise ImportError (typeshed types the values as modules)
+sys.modules.setdefault("sklearn", None)  # type: ignore[arg-type]
 
 import serving.spark_batch  # noqa: E402, F401  (imported for its side effect: warm forks)
 

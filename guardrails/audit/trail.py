@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 
 from guardrails.audit.chain import (
     GENESIS,
@@ -90,13 +91,7 @@ class AuditTrail:
         """Every record in seq order, read in batches (the trail can be long)."""
         after = -1
         while True:
-            chunk = self.db.run(
-                lambda tx, a=after: tx.all(
-                    f"SELECT {_ROW} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (a, batch),
-                ),
-                write=False,
-            )
+            chunk = self.db.run(partial(_rows_after, after=after, batch=batch), write=False)
             for r in chunk:
                 yield StoredRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6])
             if len(chunk) < batch:
@@ -147,3 +142,10 @@ class AuditTrail:
                 f"{verdict.head.seq}: records were deleted from the end",
             )
         return verdict
+
+
+def _rows_after(tx: Tx, after: int, batch: int) -> list[tuple]:
+    """One batch of the trail: up to ``batch`` records after ``seq`` ``after``, in seq order."""
+    return tx.all(
+        f"SELECT {_ROW} FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?", (after, batch)
+    )

@@ -124,6 +124,8 @@ class Books:
 
     def record(self, cp: CompiledPolicy, customer: str, when: dt.datetime, d: Decision) -> None:
         """A granted decision: its points in the period's burn, a send and a contact."""
+        if d.offer_id is None:
+            raise ValueError("only a granted decision (with its offer) is recorded")
         self.spent[d.period] += d.points
         self.sends[customer].append((d.offer_id, when))
         self.contacts[customer][str(cp.policy.offer(d.offer_id).channel)].append(when)

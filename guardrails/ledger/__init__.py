@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from guardrails.ledger.base import Ledger
 from guardrails.ledger.db import Database, open_database
@@ -27,6 +28,9 @@ from guardrails.ledger.model import (
     decision_lines,
     period_key,
 )
+
+if TYPE_CHECKING:
+    from guardrails.ledger.sql_ledger import SqlLedger
 
 __all__ = [
     "Balance",
@@ -50,7 +54,7 @@ __all__ = [
 ]
 
 
-def ledger_for(db: Database, clock: Callable[[], float] = time.time) -> Ledger:
+def ledger_for(db: Database, clock: Callable[[], float] = time.time) -> SqlLedger:
     """The ledger implementation that fits an open database."""
     if db.dialect == "postgresql":
         from guardrails.ledger.postgres_ledger import PostgresLedger

@@ -81,7 +81,9 @@ class SqlLedger(Ledger):
         """The reservation inside the caller's transaction (the key's row first)."""
         if not ops.insert_key(tx, r):
             existing = ops.load(tx, "idempotency_key = ?", (r.idempotency_key,))
-            return replace(existing, replayed=True)  # type: ignore[arg-type]
+            if existing is None:  # the insert just found the key's row in this transaction
+                raise RuntimeError(f"idempotency key {r.idempotency_key!r} taken but not found")
+            return replace(existing, replayed=True)
         tx.executemany(
             "INSERT INTO reservation_lines (reservation_id, scope, amount, limit_amount) "
             "VALUES (?, ?, ?, ?)",
@@ -150,9 +152,9 @@ class SqlLedger(Ledger):
             raise ReservationNotFoundError(f"no reservation {rid!r}")
         op = ops.effective(operation, r, now)
         new = transition(r.status, op) if op is not None else None
-        if new is None:
+        if op is None or new is None:
             return r, None
-        ops.apply(tx, [r], op, now, reason, self.db.for_update)  # type: ignore[arg-type]
+        ops.apply(tx, [r], op, now, reason, self.db.for_update)
         return replace(r, status=new, reason=reason or r.reason), op
 
     def extend(
@@ -228,7 +230,8 @@ class SqlLedger(Ledger):
     def balances(
         self, kind: ScopeKind | None = None, period: str | None = None, prefix: str | None = None
     ) -> list[Balance]:
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[str | int] = []
         for clause, value in (("kind = ?", kind), ("period = ?", period)):
             if value is not None:
                 where.append(clause)

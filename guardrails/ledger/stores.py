@@ -53,7 +53,7 @@ def open_stores(
     ledger = ledger_for(open_database(url), clock)
     pseudo = Pseudonymizer(pseudonym_key) if pseudonym_key else None
     audit = AuditTrail(ledger.db, audit_key, pseudo)
-    return Stores(ledger, audit, ReviewQueue(ledger, audit, clock), pseudo)  # type: ignore[arg-type]
+    return Stores(ledger, audit, ReviewQueue(ledger, audit, clock), pseudo)
 
 
 def open_stores_with_keys(

@@ -163,7 +163,9 @@ def _trial_issues(
             "scores": {"churn": 0.5, "risk": 0.5},
         }
     )
-    runs = [(e, None) for e in expressions if not e.path.startswith("offers[")]
+    runs: list[tuple[Expression, CompiledOffer | None]] = [
+        (e, None) for e in expressions if not e.path.startswith("offers[")
+    ]
     runs += [(e, o) for o in offers for e in o.expressions]
     issues = []
     for expression, offer in runs:

@@ -6,8 +6,9 @@ command line, the store and the tests report them the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from features.errors import InputError
 
@@ -62,7 +63,7 @@ class PolicyInvalidError(InputError):
         super().__init__(f"invalid policy ({len(self.issues)} problem(s)):\n{lines}")
 
 
-def pydantic_issues(source: str, errors: Iterable[dict]) -> list[Issue]:
+def pydantic_issues(source: str, errors: Iterable[Mapping[str, Any]]) -> list[Issue]:
     """Pydantic's error list as issues; unions report one line per location, not per branch."""
     issues: dict[str, Issue] = {}
     for err in errors:
@@ -83,7 +84,7 @@ def _is_branch_tag(part: object) -> bool:
     )
 
 
-def _message(err: dict) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
         return "unknown key (not part of the policy format; check the spelling)"

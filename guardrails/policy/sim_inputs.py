@@ -78,7 +78,7 @@ def attach_scores(
     if customers is not None:
         where = f"{source} (customers)" if pairs is not None else source
         keys = _keys_of(customers, where)
-        wide = customers[keys + [c for c in customers if is_score_column(c)]]
+        wide = customers[keys + [c for c in customers if isinstance(c, str) and is_score_column(c)]]
         by_order = keys == ["customer_id"] and bool(customers["customer_id"].duplicated().any())
         out = _join(out, wide, where, None)
     if pairs is not None:

@@ -41,7 +41,9 @@ def scores_from_columns(frame: pd.DataFrame, offer_ids: list[str]) -> list[Score
     columns = {o: _floats(frame[c]) for o, c in per_offer.items()}
     out = []
     for i in range(len(frame)):
-        prop = dict.fromkeys(offer_ids, shared[i]) if shared is not None else {}
+        prop: dict[str, float | None] = (
+            dict.fromkeys(offer_ids, shared[i]) if shared is not None else {}
+        )
         prop.update({o: col[i] for o, col in columns.items()})
         out.append(Scores(churn[i], risk[i], {o: p for o, p in prop.items() if p is not None}))
     return out
