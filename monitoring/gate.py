@@ -21,6 +21,7 @@ from monitoring import gate_rules as rules
 from monitoring.config import DriftConfig, GateConfig, MonitoringConfig
 from monitoring.gate_inputs import (
     Model,
+    Recent,
     active_policies,
     customer_rows,
     label_of,
@@ -28,6 +29,7 @@ from monitoring.gate_inputs import (
     recent_rows,
     replay_models,
 )
+from monitoring.gate_result import GateResult, Quality
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class GateRequest:
     config_path: str | None = None
 
 
-def evaluate(settings, client, request: GateRequest, report=lambda text: None) -> dict:
-    """Every check of the gate for the kind's challenger, as a JSON-ready result."""
+def evaluate(settings, client, request: GateRequest, report=lambda text: None) -> GateResult:
+    """Every check of the gate for the kind's challenger (``to_dict()``: its JSON)."""
     kind, gate = request.kind, request.config.gate_for(request.kind)
     challenger, champion = _models(settings, client, kind)
     report(f"{kind}: scoring the last snapshot of {request.dataset}")
@@ -51,11 +53,11 @@ def evaluate(settings, client, request: GateRequest, report=lambda text: None) -
     checks = [
         rules.approval_check(gate.approval.required, gate.approval.approvers, request.approved_by),
         *rules.absolute_checks(
-            quality["challenger"], gate.absolute.min_roc_auc, gate.absolute.max_ece
+            quality.challenger, gate.absolute.min_roc_auc, gate.absolute.max_ece
         ),
         *rules.quality_checks(
-            quality["challenger"],
-            quality["champion"],
+            quality.challenger,
+            quality.champion,
             gate.quality.max_roc_auc_drop,
             gate.quality.max_ece_increase,
         ),
@@ -85,34 +87,41 @@ def _models(settings, client, kind: str) -> tuple[Model, Model | None]:
     return challenger, champion
 
 
-def _result(request, challenger, champion, recent, quality, drift, checks) -> dict:
-    return {
-        "model": challenger.name,
-        "kind": request.kind,
-        "challenger": challenger.describe(),
-        "champion": None if champion is None else champion.describe(),
-        "dataset": str(request.dataset),
-        "window": recent.window.isoformat(),
-        "rows": len(recent.frame),
-        "quality": quality,
-        "drift": {k: v for k, v in drift.items() if k != "per_feature"},
-        "checks": [c.to_dict() for c in checks],
-        "failed": rules.failed(checks),
-        "passed": rules.passed(checks),
-        "approved_by": request.approved_by,
-        "config": request.config_path or "default",
-        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+def _result(
+    request: GateRequest,
+    challenger: Model,
+    champion: Model | None,
+    recent: Recent,
+    quality: Quality,
+    drift: dict,
+    checks: list[rules.Check],
+) -> GateResult:
+    return GateResult(
+        kind=request.kind,
+        model=challenger.name,
+        challenger=challenger.version_info(),
+        champion=None if champion is None else champion.version_info(),
+        checks=tuple(checks),
+        dataset=str(request.dataset),
+        window=recent.window.isoformat(),
+        rows=len(recent.frame),
+        quality=quality,
+        drift={k: v for k, v in drift.items() if k != "per_feature"},
+        evaluated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        approved_by=request.approved_by,
+        config=request.config_path or "default",
+    )
 
 
-def _quality(recent, scores: np.ndarray, champion: Model | None, label: str) -> dict:
+def _quality(recent: Recent, scores: np.ndarray, champion: Model | None, label: str) -> Quality:
     from monitoring.quality import window_metrics
 
     truth = recent.frame[label].to_numpy(dtype=np.int64)
-    out = {"challenger": window_metrics(truth, scores), "champion": None}
-    if champion is not None:
-        out["champion"] = window_metrics(truth, champion.score(recent.frame))
-    return out
+    if champion is None:
+        return Quality(window_metrics(truth, scores))
+    return Quality(
+        window_metrics(truth, scores), window_metrics(truth, champion.score(recent.frame))
+    )
 
 
 def _drift(client, challenger: Model, scored: pd.DataFrame, path, gate, base: DriftConfig):
@@ -195,6 +204,6 @@ def _shadow(settings, kind: str, gate: GateConfig, challenger, champion) -> list
     return rules.shadow_checks(agreement(frame), *limits)
 
 
-def checks_frame(result: dict) -> pd.DataFrame:
+def checks_frame(result: GateResult) -> pd.DataFrame:
     """The checks as a table (for people and for tests)."""
-    return pd.DataFrame(result["checks"])
+    return pd.DataFrame([c.to_dict() for c in result.checks])

@@ -13,6 +13,7 @@ import pandas as pd
 
 from features.errors import InputError
 from models.package import ModelPackage
+from monitoring.gate_result import VersionInfo
 from monitoring.tables import kind_data, last_snapshot, read_sample, snapshot_filter
 
 KINDS = ("churn", "propensity", "risk")
@@ -29,8 +30,11 @@ class Model:
     run_id: str
     package: ModelPackage
 
+    def version_info(self) -> VersionInfo:
+        return VersionInfo(self.name, self.alias, self.version, self.run_id)
+
     def describe(self) -> dict:
-        return {"name": self.name, "alias": self.alias, "version": self.version, "run": self.run_id}
+        return self.version_info().to_dict()
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         return self.package.predict(frame)

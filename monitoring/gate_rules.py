@@ -8,6 +8,7 @@ passes nor blocks, unless the config makes its input required. The gate passes w
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -62,7 +63,9 @@ def approval_check(required: bool, approvers: list[str], approved_by: str | None
     return Check(name, who, allowed, "==", PASS if ok else FAIL, 0, detail)
 
 
-def absolute_checks(metrics: dict, min_roc_auc: float, max_ece: float) -> list[Check]:
+def absolute_checks(
+    metrics: Mapping[str, float], min_roc_auc: float, max_ece: float
+) -> list[Check]:
     """The challenger alone on the recent labelled rows: floors any model must clear."""
     rows = int(metrics["rows"])
     return [
@@ -72,7 +75,10 @@ def absolute_checks(metrics: dict, min_roc_auc: float, max_ece: float) -> list[C
 
 
 def quality_checks(
-    challenger: dict, champion: dict | None, max_auc_drop: float, max_ece_increase: float
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    max_auc_drop: float,
+    max_ece_increase: float,
 ) -> list[Check]:
     """Challenger versus champion on the same rows: not worse beyond the tolerances."""
     if champion is None:
@@ -196,9 +202,9 @@ def shadow_checks(
     ]
 
 
-def failed(checks: list[Check]) -> list[str]:
+def failed(checks: Iterable[Check]) -> list[str]:
     return [c.name for c in checks if c.verdict == FAIL]
 
 
-def passed(checks: list[Check]) -> bool:
+def passed(checks: Iterable[Check]) -> bool:
     return not failed(checks)

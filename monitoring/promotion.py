@@ -6,77 +6,95 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from monitoring import registry
+from monitoring.gate_result import GateResult
 
 
-def check_tags(result: dict) -> dict[str, str]:
+@dataclass(frozen=True)
+class Promotion:
+    """What acting on a gate result did: its recorded run, and the champion move on a pass."""
+
+    gate_run_id: str
+    promoted: bool = False
+    previous: int | None = None  # the champion it replaced (None: none, or not promoted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_tags(result: GateResult) -> dict[str, str]:
     """One tag per check (``check.<name>``: verdict, value, threshold, rows) plus the verdict."""
     tags = {
         "monitoring": "gate",
-        "kind": result["kind"],
-        "model_name": result["model"],
-        "challenger_version": str(result["challenger"]["version"]),
-        "champion_version": str((result["champion"] or {}).get("version", "")),
-        "gate.verdict": "pass" if result["passed"] else "fail",
-        "gate.failed": ",".join(result["failed"]),
-        "gate.window": result["window"],
-        "gate.config": result["config"],
+        "kind": result.kind,
+        "model_name": result.model,
+        "challenger_version": str(result.challenger.version),
+        "champion_version": "" if result.champion is None else str(result.champion.version),
+        "gate.verdict": "pass" if result.passed else "fail",
+        "gate.failed": ",".join(result.failed),
+        "gate.window": result.window,
+        "gate.config": result.config,
     }
-    if result.get("approved_by"):
-        tags["approved_by"] = result["approved_by"]
-    for check in result["checks"]:
+    if result.approved_by:
+        tags["approved_by"] = result.approved_by
+    for check in result.checks:
         text = (
-            f"{check['verdict']} value={check['value']} {check['comparison']} "
-            f"{check['threshold']} rows={check['rows']}"
+            f"{check.verdict} value={check.value} {check.comparison} "
+            f"{check.threshold} rows={check.rows}"
         )
-        tags[f"check.{check['name']}"] = text[:5000]
+        tags[f"check.{check.name}"] = text[:5000]
     return tags
 
 
-def check_metrics(result: dict) -> dict[str, float]:
+def check_metrics(result: GateResult) -> dict[str, float]:
     """Numeric check values as metrics (``check.<name>``) and the quality figures."""
     out = {}
-    for check in result["checks"]:
-        if isinstance(check["value"], int | float) and not isinstance(check["value"], bool):
-            out[f"check.{check['name']}"] = float(check["value"])
-    for who in ("challenger", "champion"):
-        for key, value in (result["quality"].get(who) or {}).items():
+    for check in result.checks:
+        if isinstance(check.value, int | float) and not isinstance(check.value, bool):
+            out[f"check.{check.name}"] = float(check.value)
+    for who, metrics in (
+        ("challenger", result.quality.challenger),
+        ("champion", result.quality.champion),
+    ):
+        for key, value in (metrics or {}).items():
             out[f"{who}.{key}"] = value
     return out
 
 
-def record(client, settings, result: dict) -> str:
+def record(client, settings, result: GateResult) -> str:
     """Log the gate run (tags, metrics, gate.json) in the kind's experiment; returns its id."""
-    experiment = registry.experiment_id(client, result["kind"], settings.artifacts_dir)
-    name = f"gate-{result['kind']}-v{result['challenger']['version']}"
+    experiment = registry.experiment_id(client, result.kind, settings.artifacts_dir)
+    name = f"gate-{result.kind}-v{result.challenger.version}"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "gate.json"
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        document = {**result.to_dict(), "dry_run": False}  # a recorded run is never a dry run
+        path.write_text(json.dumps(document, indent=2, default=str) + "\n")
         return registry.log_run(
             client, experiment, name, check_tags(result), check_metrics(result), [path]
         )
 
 
-def act(client, settings, result: dict) -> dict:
+def act(client, settings, result: GateResult) -> Promotion:
     """Record the gate run; on pass move ``champion`` (``previous`` keeps the old one).
 
     Returns what happened: the gate run id and, when promoted, the old champion's version.
     """
     run_id = record(client, settings, result)
-    name, version = result["model"], int(result["challenger"]["version"])
-    verdict = "pass" if result["passed"] else "fail"
+    name, version = result.model, int(result.challenger.version)
+    verdict = "pass" if result.passed else "fail"
     client.set_model_version_tag(name, str(version), "gate_verdict", verdict)
     client.set_model_version_tag(name, str(version), "gate_run_id", run_id)
-    outcome = {"gate_run_id": run_id, "promoted": False, "previous": None}
-    if result["passed"]:
-        tags = {"promoted_at": result["evaluated_at"]}
-        if result.get("approved_by"):
-            tags["approved_by"] = result["approved_by"]
-        outcome["previous"] = registry.promote(client, name, version, tags)
-        outcome["promoted"] = True
-    return outcome
+    if not result.passed:
+        return Promotion(run_id)
+    tags = {"promoted_at": result.evaluated_at}
+    if result.approved_by:
+        tags["approved_by"] = result.approved_by
+    previous = registry.promote(client, name, version, tags)
+    return Promotion(run_id, promoted=True, previous=previous)
 
 
 def rollback(client, settings, kind: str) -> dict:

@@ -4,6 +4,7 @@ happened (drift verdicts, whether `loyalty serve` can start)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import typer
 from typer.testing import CliRunner
 
 from loyalty.commands._common import LOG_WIDTH, console, print_verbatim
+from monitoring.gate_result import GateResult, Quality, VersionInfo
+from monitoring.gate_rules import Check
 
 runner = CliRunner()
 LONG_PATH = "/srv/loyalty/" + "/".join(f"folder-{i:02d}" for i in range(20)) + "/drift.html"
@@ -47,25 +50,26 @@ def test_columns_is_honoured_when_set() -> None:
         assert LogConsole(_environ={}, file=sink).width == LOG_WIDTH
 
 
-GATE = {
-    "model": "propensity",
-    "challenger": {"version": 12},
-    "champion": {"version": 11},
-    "rows": 48_213,
-    "window": "2025-09-01T00:00:00",
-    "checks": [
-        {"name": "absolute.roc_auc", "value": 0.801234, "threshold": 0.65, "comparison": ">=",
-         "verdict": "pass", "rows": 48_213, "detail": ""},
-        {"name": "quality.ece", "value": 0.004321, "threshold": 0.02, "comparison": "<=",
-         "verdict": "pass", "rows": 48_213, "detail": ""},
-        {"name": "behaviour.recent_complaint_raises_churn", "value": 0.0,
-         "threshold": 0.0, "comparison": "<=", "verdict": "pass", "rows": 2_000, "detail": ""},
-        {"name": "replay.budget", "value": 0.312345, "threshold": 0.25, "comparison": "<=",
-         "verdict": "fail", "rows": 5_000, "detail": "C-ACME-2025 2025Q3: ..."},
-        {"name": "approval", "value": None, "threshold": "ops-lead, risk-officer, head-of-crm",
-         "comparison": "==", "verdict": "fail", "rows": 0, "detail": "approval required"},
-    ],
-}  # fmt: skip
+GATE = GateResult(
+    kind="propensity",
+    model="propensity",
+    challenger=VersionInfo("propensity", "challenger", 12, "run-12"),
+    champion=VersionInfo("propensity", "champion", 11, "run-11"),
+    checks=(
+        Check("absolute.roc_auc", 0.801234, 0.65, ">=", "pass", 48_213),
+        Check("quality.ece", 0.004321, 0.02, "<=", "pass", 48_213),
+        Check("behaviour.recent_complaint_raises_churn", 0.0, 0.0, "<=", "pass", 2_000),
+        Check("replay.budget", 0.312345, 0.25, "<=", "fail", 5_000, "C-ACME-2025 2025Q3: ..."),
+        Check("approval", None, "ops-lead, risk-officer, head-of-crm", "==", "fail", 0,
+              "approval required"),
+    ),
+    dataset="/srv/loyalty/datasets/2025-09",
+    window="2025-09-01T00:00:00",
+    rows=48_213,
+    quality=Quality({"roc_auc": 0.801234, "ece": 0.004321}),
+    drift={},
+    evaluated_at="2025-09-02T08:00:00+00:00",
+)  # fmt: skip
 
 
 def test_the_gate_table_keeps_every_figure_whole() -> None:
@@ -149,12 +153,12 @@ def test_a_passed_gate_after_a_drift_report_that_found_drift_says_why() -> None:
     from loyalty.commands._demo_models import _drift_passed
 
     checks = [
-        {"name": "absolute.roc_auc", "value": 0.87, "threshold": 0.65, "comparison": ">="},
-        {"name": "drift.features", "value": 0.171429, "threshold": 0.25, "comparison": "<"},
-        {"name": "drift.prediction", "value": 0.167879, "threshold": 0.25, "comparison": "<"},
+        Check("absolute.roc_auc", 0.87, 0.65, ">=", "pass", 3_000),
+        Check("drift.features", 0.171429, 0.25, "<", "pass", 3_000),
+        Check("drift.prediction", 0.167879, 0.25, "<", "pass", 3_000),
     ]
-    assert _drift_passed({"checks": checks}, found=False) == ""
-    assert _drift_passed({"checks": checks}, found=True) == (
+    assert _drift_passed(checks, found=False) == ""
+    assert _drift_passed(checks, found=True) == (
         " (the drift the report found is within the gate's thresholds: drift.features 0.1714 < "
         "0.2500, drift.prediction 0.1679 < 0.2500)"
     )
@@ -163,6 +167,6 @@ def test_a_passed_gate_after_a_drift_report_that_found_drift_says_why() -> None:
 def test_the_gate_title_is_not_wrapped() -> None:
     from loyalty.commands.promote import checks_table
 
-    out = _printed(lambda: console.print(checks_table({**GATE, "checks": GATE["checks"][:1]})))
+    out = _printed(lambda: console.print(checks_table(replace(GATE, checks=GATE.checks[:1]))))
     title = "Gate: propensity v12 vs champion v11 on 48,213 rows of 2025-09-01"
     assert out.splitlines()[0].strip() == title

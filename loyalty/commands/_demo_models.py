@@ -8,11 +8,16 @@ gated before (its ``gate_verdict`` tag), is reported and left as it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loyalty.commands._common import console, print_verbatim
 from loyalty.commands._demo_data import KINDS, Steps
+
+if TYPE_CHECKING:
+    from monitoring.gate_rules import Check
 
 say = print_verbatim  # lines with paths and figures: never wrapped, never read as markup
 DRIFT_MAX_ROWS = 5000  # per side: enough for the report, a fraction of the time
@@ -158,42 +163,41 @@ def _drift(settings, client, config, kind, datasets: Path, reports: Path, out: G
     return str(page)
 
 
-def _drift_passed(result: dict, found: bool) -> str:
+def _drift_passed(checks: Iterable[Check], found: bool) -> str:
     """Why a gate passed although the drift report found drift: its own checks' figures."""
     from loyalty.commands.promote import figure
 
-    checks = [c for c in result["checks"] if c["name"].startswith("drift.")]
-    if not found or not checks:
+    drift = [c for c in checks if c.name.startswith("drift.")]
+    if not found or not drift:
         return ""
     figures = ", ".join(
-        f"{c['name']} {figure(c['value'])} {c['comparison']} {figure(c['threshold'])}"
-        if c["value"] is not None
-        else f"{c['name']} skipped"
-        for c in checks
+        f"{c.name} {figure(c.value)} {c.comparison} {figure(c.threshold)}"
+        if c.value is not None
+        else f"{c.name} skipped"
+        for c in drift
     )
     return f" (the drift the report found is within the gate's thresholds: {figures})"
 
 
 def _gate(settings, client, config, kind, datasets: Path, reports: Path, out: Governance) -> str:
-    from loyalty.commands.promote import checks_table, notes
+    from loyalty.commands.promote import checks_table, gate_document, notes
     from monitoring.gate import GateRequest, evaluate
     from monitoring.promotion import act
 
     with console.status(f"{kind}: gate") as status:
         request = GateRequest(kind, datasets, config, None, out.config_path)
         result = evaluate(settings, client, request, status.update)
-        result["dry_run"] = False
-        result.update(act(client, settings, result))
+        outcome = act(client, settings, result)
     console.print(checks_table(result))
     for line in notes(result):
         console.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
     path = reports / kind / "gate.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    path.write_text(json.dumps(gate_document(result, outcome), indent=2, default=str) + "\n")
     out.files[kind] = str(path)
-    version = result["challenger"]["version"]
-    if result["passed"]:
+    version = result.challenger.version
+    if result.passed:
         return f"v{version} passed the gate: promoted to champion" + _drift_passed(
-            result, out.drift_found.get(kind, False)
+            result.checks, out.drift_found.get(kind, False)
         )
-    return f"[bold red]v{version} failed the gate[/] ({', '.join(result['failed'])}): not promoted"
+    return f"[bold red]v{version} failed the gate[/] ({', '.join(result.failed)}): not promoted"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
@@ -13,6 +13,10 @@ from rich.table import Column, Table
 
 from loyalty.commands._common import console, handle_errors, whole
 from loyalty.errors import InputError
+
+if TYPE_CHECKING:
+    from monitoring.gate_result import GateResult
+    from monitoring.promotion import Promotion
 
 
 class Model(StrEnum):
@@ -72,62 +76,65 @@ def promote(
     )
     with console.status("gate") as status:
         result = evaluate(settings, client, request, status.update)
-        result["dry_run"] = dry_run
         outcome = None
         if not dry_run:
             from monitoring.promotion import act
 
             status.update(f"{model.value}: recording the gate run")
             outcome = act(client, settings, result)
-            result.update(outcome)
     console.print(checks_table(result))
     for line in notes(result):
         console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    _conclude(result, outcome, dry_run)
+        out.write_text(json.dumps(gate_document(result, outcome), indent=2, default=str) + "\n")
+    _conclude(result, outcome)
 
 
-def _conclude(result: dict, outcome: dict | None, dry_run: bool) -> None:
-    name, version = result["model"], result["challenger"]["version"]
-    if not result["passed"]:
+def gate_document(result: GateResult, outcome: Promotion | None) -> dict:
+    """The JSON written for people and tools: the gate's result, whether it was a dry run
+    (nothing recorded or moved), and what acting on it did."""
+    done = {} if outcome is None else outcome.to_dict()
+    return {**result.to_dict(), "dry_run": outcome is None, **done}
+
+
+def _conclude(result: GateResult, outcome: Promotion | None) -> None:
+    """A dry run has no outcome: nothing was recorded or moved."""
+    name, version = result.model, result.challenger.version
+    if not result.passed:
         console.print(
-            f"[bold red]gate failed[/] for {name} v{version}: {', '.join(result['failed'])}"
-            + ("" if dry_run else f" (gate run {outcome['gate_run_id']})")
+            f"[bold red]gate failed[/] for {name} v{version}: {', '.join(result.failed)}"
+            + ("" if outcome is None else f" (gate run {outcome.gate_run_id})")
         )
         raise typer.Exit(code=1)
-    if dry_run:
+    if outcome is None:
         console.print(f"[bold green]gate passed[/] for {name} v{version} (dry run: nothing moved)")
         return
-    before = outcome["previous"]
+    before = outcome.previous
     console.print(
         f"[bold green]promoted[/] {name} v{version} to champion"
         + (f"; previous: v{before}" if before is not None else " (first champion)")
-        + f" (gate run {outcome['gate_run_id']})"
+        + f" (gate run {outcome.gate_run_id})"
     )
 
 
-def checks_table(result: dict) -> Table:
+def checks_table(result: GateResult) -> Table:
     """Every check: value, threshold, verdict and the rows it was computed on."""
-    champion = result["champion"]
+    champion = result.champion
     title = (
-        f"Gate: {result['model']} v{result['challenger']['version']} vs "
-        + (f"champion v{champion['version']}" if champion else "no champion")
-        + f" on {result['rows']:,} rows of {result['window'][:10]}"
+        f"Gate: {result.model} v{result.challenger.version} vs "
+        + (f"champion v{champion.version}" if champion else "no champion")
+        + f" on {result.rows:,} rows of {result.window[:10]}"
     )
     styles = {"pass": "green", "fail": "bold red", "skip": "yellow"}
     rows = []
-    for check in result["checks"]:
-        threshold = check["threshold"]
-        shown = figure(threshold)
-        if threshold is not None and check["comparison"] not in ("-", "=="):
-            shown = f"{check['comparison']} {shown}"
-        rows.append(
-            (check["name"], figure(check["value"]), shown, check["verdict"], f"{check['rows']:,}")
-        )
-    checks = zip(rows, result["checks"], strict=True)
-    figures = [len(r[2]) for r, c in checks if c["comparison"] != "=="]
+    for check in result.checks:
+        shown = figure(check.threshold)
+        if check.threshold is not None and check.comparison not in ("-", "=="):
+            shown = f"{check.comparison} {shown}"
+        rows.append((check.name, figure(check.value), shown, check.verdict, f"{check.rows:,}"))
+    checks = zip(rows, result.checks, strict=True)
+    figures = [len(r[2]) for r, c in checks if c.comparison != "=="]
     # names and figures whole, whatever the width (a log, a pipe, a narrow terminal)
     table = Table(
         whole("check", [r[0] for r in rows]),
@@ -145,12 +152,12 @@ def checks_table(result: dict) -> Table:
     return table
 
 
-def notes(result: dict) -> list[str]:
+def notes(result: GateResult) -> list[str]:
     """The detail of every check that did not simply pass."""
     return [
-        f"{c['name']} ({c['verdict']}): {c['detail']}"
-        for c in result["checks"]
-        if c["verdict"] != "pass" and c["detail"]
+        f"{c.name} ({c.verdict}): {c.detail}"
+        for c in result.checks
+        if c.verdict != "pass" and c.detail
     ]
 
 
