@@ -156,7 +156,9 @@ def _value_offers(cp, context, state, scores, remaining, now, period):
     for co in cp.offers:
         channel = co.static["channel"]
         if channel not in limits:
-            limits[channel] = rules.contact_limit(cp, channel, state.contacts, now)
+            limits[channel] = rules.contact_limit(
+                cp, channel, state.contacts, now, state.own_contacts
+            )
         reason, points = _offer_check(
             cp, co, context, state, scores, remaining, period, limits[channel]
         )

@@ -59,12 +59,15 @@ def _flag(value: Any) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ContactState:
-    """The customer's recent history under the contract, as the online state knows it."""
+    """The customer's recent history under the contract: contacts and declines other systems
+    reported, grants per offer in the period (reported sends and the service's own grants),
+    consent, and the service's own grants per channel inside each channel's contact window."""
 
     contacts: Mapping[str, Sequence[dt.datetime]] = field(default_factory=dict)
     declines: Sequence[dt.datetime] = ()
     grants: Mapping[str, int] = field(default_factory=dict)
     consent: Consent = field(default_factory=Consent)
+    own_contacts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

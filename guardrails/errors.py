@@ -26,6 +26,10 @@ class NotFoundError(RefusedError):
     """What the request names does not exist (or is not the caller's to see)."""
 
 
+class ForbiddenError(RefusedError):
+    """The caller is known but may not do this (its token lacks the scope the action needs)."""
+
+
 class ConflictError(RefusedError):
     """The request clashes with the current state: settled already, a key reused with another
     payload, a race with another caller lost."""

@@ -22,11 +22,12 @@ from guardrails.ledger.model import LedgerUnavailableError
 
 LEGACY_FILE_NAME = "online_state.db"  # the host-local file of earlier releases
 _LOOKBACK_S = 400 * 86_400.0  # longer than any contact window or budget period
-_COLUMNS = (
+_LEGACY_COLUMNS = (
     "event_id, event_type, at, received, customer_id, partner_id, contract_id, offer_id, "
     "channel, points, consent_scope, consent_granted"
 )
-_CHUNK = 500  # rows per INSERT statement (12 parameters each, well under SQLite's limit)
+_COLUMNS = f"{_LEGACY_COLUMNS}, decision_id"
+_CHUNK = 500  # rows per INSERT statement (13 parameters each, well under SQLite's limit)
 
 
 class StateUnavailableError(UnavailableError):
@@ -68,7 +69,8 @@ class OnlineState:
         end = now.timestamp()
         try:
             rows = self.db.query(
-                "SELECT event_type, at, offer_id, channel, consent_scope, consent_granted "
+                "SELECT event_type, at, offer_id, channel, consent_scope, consent_granted, "
+                "decision_id "
                 "FROM intake_events WHERE customer_id = ? AND at > ? AND at <= ? "
                 "ORDER BY at, event_id",
                 (customer_id, end - _LOOKBACK_S, end),
@@ -76,11 +78,12 @@ class OnlineState:
         except LedgerUnavailableError as exc:
             raise StateUnavailableError(f"event state: {exc}") from exc
         state = CustomerState()
-        for kind, at, offer_id, channel, scope, granted in rows:
+        for kind, at, offer_id, channel, scope, granted, decision_id in rows:
             when = dt.datetime.fromtimestamp(at, dt.UTC)
             if kind == "consent_changed" and scope and granted is not None:
                 state.consent[f"consent_{scope}"] = int(granted)
-            elif kind == "offer_sent":
+            elif kind == "offer_sent" and decision_id is None:  # a send of one of the
+                # service's own decisions counts through that decision's grant, not twice
                 state.contacts.setdefault(channel or "unknown", []).append(when)
                 state.sends.append((offer_id or "", when))
             elif kind == "offer_declined":
@@ -110,7 +113,7 @@ def insert_events(tx: Tx, rows: list[tuple]) -> int:
     accepted = 0
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
         new = tx.all(
             f"INSERT INTO intake_events ({_COLUMNS}) VALUES {values} "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
@@ -124,7 +127,7 @@ def import_legacy_events(db: Database, path: Path) -> int:
     """Copy the events of an earlier release's ``online_state.db`` into the ledger database
     (idempotent by event id); returns how many were new."""
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as old:
-        rows = old.execute(f"SELECT {_COLUMNS} FROM events").fetchall()
+        rows = [(*r, None) for r in old.execute(f"SELECT {_LEGACY_COLUMNS} FROM events")]
     return db.run(lambda tx: insert_events(tx, rows)) if rows else 0
 
 
@@ -148,4 +151,5 @@ def _row(e: dict, received: float) -> tuple:
         e.get("points"),
         e.get("consent_scope"),
         None if granted is None else int(bool(granted)),
+        e.get("decision_id"),
     )

@@ -28,3 +28,12 @@ def periods_between(start: dt.date, end: dt.date, kind: str) -> int:
     last_day = end - dt.timedelta(days=1) if end > start else start
     last = (last_day.year * 12 + last_day.month - 1) // step
     return last - first + 1
+
+
+def open_periods(now: dt.datetime, kind: str, skew_s: float) -> tuple[str, ...]:
+    """The periods a decision at ``now`` may reserve in: the clock's period, and its neighbour
+    when ``now`` lies within ``skew_s`` seconds of the boundary (clocks of callers and hosts
+    differ a little)."""
+    skew = dt.timedelta(seconds=max(skew_s, 0.0))
+    keys = (period_key(now - skew, kind), period_key(now, kind), period_key(now + skew, kind))
+    return tuple(dict.fromkeys(keys))

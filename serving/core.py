@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from guardrails.errors import InvalidInputError, NotFoundError, UnavailableError
+from serving.clock import check_allowed, pinned, pinned_start
 from serving.environment import apply_defaults
 from serving.model_set import ModelSet, load_models
 from serving.settings import ServiceSettings, open_guardrail_stores
@@ -34,8 +35,8 @@ class DecisionCore:
 
         apply_defaults()
         self.settings = settings or ServiceSettings()
-        self.clock = clock
         s = self.settings
+        check_allowed(s.clock_at, s.allow_test_clock)
         self.models: ModelSet = self._load_models()
         self.stores = open_guardrail_stores(s, write=True)
         # Policies and intake state share the ledger database: every host sees the same ones.
@@ -43,6 +44,11 @@ class DecisionCore:
         self.policy_store = PolicyStore(self.stores.ledger.db)
         self.policies = self._compile_policies()
         self.features = self._open_features()
+        if s.clock_at:
+            as_of = self.features.as_of if self.features is not None else None
+            clock = pinned(pinned_start(s.clock_at, as_of), clock, s.clock_anchor)
+            log.info("the service's clock is pinned: it read %s at start", s.clock_at)
+        self.clock = clock
         self.state = OnlineState(self.stores.ledger.db, clock)
         self.metrics = Metrics()
         self.metrics.models(self.models)

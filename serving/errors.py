@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from guardrails.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     RefusedError,
@@ -16,6 +17,7 @@ from guardrails.errors import (
 )
 
 STATUS_BY_OUTCOME: tuple[tuple[type[RefusedError], int], ...] = (
+    (ForbiddenError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InvalidInputError, 422),

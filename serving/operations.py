@@ -15,14 +15,17 @@ from guardrails.decision import Request
 from guardrails.engine import HOLD_TTL_S as HOLD_TTL_S  # re-exported: the service's hold TTLs
 from guardrails.engine import REVIEW_TTL_S as REVIEW_TTL_S
 from guardrails.engine import (
+    BackfillBudget,
+    CountedReviews,
     DecisionContext,
     GuardedDecision,
     History,
     LedgerBudget,
     QueueReviews,
+    check_current_period,
     guard,
 )
-from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
+from guardrails.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
 from serving.records import build_response, record_decision
@@ -87,8 +90,15 @@ def prior_decision(core: DecisionCore, decision_id: str) -> dict | None:
     return DecisionLog(core.stores.audit).find(decision_id)
 
 
-def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) -> dict:
+def decide(
+    core: DecisionCore,
+    req: DecideRequest,
+    caller: str | None = None,
+    scopes: frozenset[str] | None = None,
+) -> dict:
+    """One decision; ``scopes`` are the caller's token scopes (None: no authentication)."""
     started = time.perf_counter()
+    _check_mode(req.mode, scopes)
     cp = core.policies.get(req.contract_id)
     if cp is None:
         raise NotFoundError(f"unknown contract {req.contract_id!r}: no active policy")
@@ -98,6 +108,10 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     prior = prior_decision(core, decision_id)
     if prior is not None:
         return _replay(prior, payload_digest, req.idempotency_key)
+    backfill = req.mode == "backfill"
+    if not backfill:  # a retry above replays whatever its period; a new decision must be current
+        clock_now = dt.datetime.fromtimestamp(core.clock(), dt.UTC)
+        check_current_period(cp, now, clock_now, core.settings.clock_skew_s)
     row = core.customer_rows([req.customer_id], [req.features])[0]
     st = core.state.customer(req.customer_id, now)
     row.update(st.consent)  # fresh consent beats the snapshot
@@ -120,8 +134,11 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
         decision_id=decision_id,
         input_digest=payload_digest,
     )
-    budget = LedgerBudget(core.stores.ledger, req.idempotency_key)
-    guarded = guard(context, budget, QueueReviews(core.stores.reviews))
+    if backfill:
+        guarded = guard(context, BackfillBudget(core.stores.ledger), CountedReviews())
+    else:
+        budget = LedgerBudget(core.stores.ledger, req.idempotency_key)
+        guarded = guard(context, budget, QueueReviews(core.stores.reviews))
     # the challengers read the matrices built above: shadow scoring costs only their trees
     shadow = predict(models, rows, shadow=True) if models.challengers else {}
     response = build_response(core, req, cp, guarded, scores, fx, models, now, decision_id, shadow)
@@ -138,6 +155,15 @@ def decide(core: DecisionCore, req: DecideRequest, caller: str | None = None) ->
     )
     core.metrics.latency.labels("decide").observe(time.perf_counter() - started)
     return response
+
+
+def _check_mode(mode: str, scopes: frozenset[str] | None) -> None:
+    """A live decision is the orchestrator's; a backfill (no reservation) the operator's."""
+    if scopes is None:
+        return
+    needed = "operator" if mode == "backfill" else "orchestrator"
+    if needed not in scopes:
+        raise ForbiddenError(f"a {mode} decision needs a token with the {needed} scope")
 
 
 def _drop_unrecorded_hold(core, first: dict, guarded: GuardedDecision) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from guardrails.audit import AuditRecord, DecisionLog
 from guardrails.engine import GuardedDecision
+from guardrails.engine.refusals import refusal_reason
 
 
 def build_response(
@@ -12,21 +13,10 @@ def build_response(
     decision, reservation = guarded.decision, guarded.hold
     reasons = [_reason(r) for r in decision.reasons]
     if reservation is not None and not reservation.ok:
-        text = (
-            f"The budget ledger refused the reservation: scope {reservation.rejected_scope} "
-            "has not enough points left (another decision took them first)."
-        )
-        reasons.insert(
-            0,
-            {
-                "code": "budget",
-                "clause": "budget",
-                "text": text,
-                "policy_version": cp.version,
-                "offer_id": decision.offer_id,
-            },
-        )
+        refused = refusal_reason(cp, decision, reservation.rejected_scope)
+        reasons.insert(0, _reason(refused))
     granted = guarded.granted
+    shown = granted or guarded.status == "simulated"  # a backfill shows what it would grant
     return {
         "decision_id": decision_id,
         "idempotency_key": req.idempotency_key,
@@ -34,9 +24,9 @@ def build_response(
         "partner_id": cp.policy.partner_id,
         "status": guarded.status,
         "route": decision.route,
-        "offer_id": decision.offer_id if granted else None,
-        "points": decision.points if granted else 0,
-        "cost": decision.cost if granted else 0.0,
+        "offer_id": decision.offer_id if shown else None,
+        "points": decision.points if shown else 0,
+        "cost": decision.cost if shown else 0.0,
         "expected_value": decision.expected_value,
         "period": decision.period,
         "reservation_id": reservation.id if granted and reservation is not None else None,

@@ -26,7 +26,6 @@ EXAMPLE_DECIDE: JsonDict = {
     "contract_id": "C-P01",
     "channel": "app",
     "event": "purchase",
-    "time": "2025-10-01T09:30:00Z",
 }
 EXAMPLE_EVENTS: JsonDict = {
     "events": [
@@ -107,8 +106,17 @@ class DecideRequest(_Strict):
     ) = None
     partner_id: str | None = Field(default=None, max_length=64)
     event: str | None = Field(default=None, max_length=64)
-    time: dt.datetime | None = Field(default=None, description="Decision time; default now.")
+    time: dt.datetime | None = Field(
+        default=None,
+        description="Decision time; default now. It must fall in the contract's current period "
+        "by the service's clock (LOYALTY_CLOCK_SKEW_S across a boundary), unless backfill.",
+    )
     features: Features | None = Field(default=None, max_length=100)
+    mode: Literal["live", "backfill"] = Field(
+        default="live",
+        description="backfill (operator scope): decide and audit any time in the policy's "
+        "validity without reserving budget; the status is 'simulated'.",
+    )
 
 
 class ReasonOut(BaseModel):
@@ -119,7 +127,7 @@ class ReasonOut(BaseModel):
     offer_id: str | None = None
 
 
-Status = Literal["approved", "pending_review", "rejected", "no_offer"]
+Status = Literal["approved", "pending_review", "rejected", "no_offer", "simulated"]
 
 
 class DecideResponse(BaseModel):
@@ -159,6 +167,12 @@ class EventIn(_Strict):
     points: int | None = Field(default=None, ge=0, le=2**63 - 1)  # what the state store holds
     consent_scope: Literal["marketing", "data_sharing"] | None = None
     consent_granted: bool | None = None
+    decision_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="On offer_sent: the decision whose offer was sent. Its grant already counts "
+        "toward caps and contact limits, so the send is not counted twice.",
+    )
 
 
 class EventsRequest(_Strict):

@@ -192,7 +192,11 @@ class DecisionService:
             # in a worker thread: the durable ledger and audit writes wait for fsync, and the
             # event loop keeps parsing and answering other requests meanwhile
             out = await anyio.to_thread.run_sync(
-                operations.decide, self.core, body, who.name if who else None
+                operations.decide,
+                self.core,
+                body,
+                who.name if who else None,
+                who.scopes if who else None,
             )
         except Exception as exc:
             response = _refusal(exc)

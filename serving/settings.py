@@ -64,6 +64,26 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body the service accepts (413)."
     )
+    clock_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far (seconds) a decision time may lie across a period boundary from "
+        "the service's clock and still count as the current period.",
+    )
+    clock_at: str | None = Field(
+        default=None,
+        description="Pin the service's clock: an ISO time or 'log-end' (the feature snapshot's "
+        "time); it runs on from there. For replays of a simulated log; refused unless "
+        "LOYALTY_ALLOW_TEST_CLOCK=1.",
+    )
+    clock_anchor: float | None = Field(
+        default=None,
+        description="The real time (epoch seconds) at which the pinned clock read clock_at, so "
+        "every worker's clock agrees; default: when the worker starts.",
+    )
+    allow_test_clock: bool = Field(
+        default=False, description="Allow LOYALTY_CLOCK_AT (never on a production service)."
+    )
 
     @property
     def tracking_uri(self) -> str:

@@ -10,6 +10,12 @@ import pytest
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")
+# Decisions reserve only in the current period by the service's clock: every service a test
+# starts (in-process or `loyalty serve`) decides on the session ecosystem's calendar, not on
+# today's date, so no test depends on the day it runs.
+TEST_CLOCK_AT = "2025-10-01T09:30:00Z"
+os.environ.setdefault("LOYALTY_ALLOW_TEST_CLOCK", "1")
+os.environ.setdefault("LOYALTY_CLOCK_AT", TEST_CLOCK_AT)
 
 SIM_CUSTOMERS = 20_000
 SIM_SEED = 11

@@ -81,18 +81,22 @@ def test_scope_limits_and_lines_carry_the_lifetime_total_and_no_partner_limit() 
     lines = ledger_lines(cp, "k1", "A", "2025Q1", 1000)
     assert [(ln.scope.id, ln.amount, ln.limit) for ln in lines] == [
         ("contract:C-1:2025Q1", 1000, 10_000),
+        ("partner:P1:2025Q1", 1000, None),
         ("partner:P1", 1000, None),
         ("customer:k1:2025Q1", 1000, None),
+        ("customer:k1", 1000, None),
         ("offer:A:2025Q1", 1000, 4000),
         ("contract:C-1", 1000, 30_000),
     ]
     assert budget_scope_ids(cp, "k1", "2025Q1") == [
         "contract:C-1",
         "contract:C-1:2025Q1",
+        "customer:k1",
         "customer:k1:2025Q1",
         "offer:A:2025Q1",
         "offer:B:2025Q1",
         "partner:P1",
+        "partner:P1:2025Q1",
     ]
 
 
@@ -180,11 +184,15 @@ def test_guard_with_books_reserves_the_lines_and_counts_reviews() -> None:
         Hold("book-1", True),
         None,
     )
-    assert books.used == {
+    assert books.taken == {
         "contract:C-1:2025Q1": 1000,
+        "partner:P1:2025Q1": 1000,
         "partner:P1": 1000,
         "customer:k1:2025Q1": 1000,
+        "customer:k1": 1000,
         "offer:A:2025Q1": 1000,
+        "cap:k1%2FA:2025Q1": 1,
+        "contact:k1%2Femail:2025-03-01": 1,
     }
     risky = Scores(churn=0.5, risk=0.5, propensity={"A": 0.4, "B": 0.5})
     second = guard(_context(scores=risky, idempotency_key="key-2"), books, reviews)

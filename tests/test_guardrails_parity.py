@@ -12,16 +12,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pytest
 from test_policy_helpers import compiled
 
 from guardrails.policy.simulation import row_times, scores_from_columns, simulate
 
-BOOKS_ISSUE = "the books of a contract period"
-PRE_ISSUE_NOTE = (
-    f"issue {BOOKS_ISSUE!r}: offline counts its own grants toward caps and contact limits, "
-    "online does not yet (its intake sees sends only when the orchestrator posts them)"
-)
 # customer, as_of, marketing consent, data-sharing consent, home partner, churn, risk, propensity
 DISTINCT = [
     ("c1", "2025-02-01", 1, 1, "P1", 0.5, 0.10, 0.40),
@@ -87,7 +81,7 @@ def _models():
     return ModelSet(champions=loaded, source="test")
 
 
-def _core(cp, frame: pd.DataFrame, url: str):
+def _core(cp, frame: pd.DataFrame, url: str, clock: list[float]):
     """The parts of a DecisionCore that operations.decide reads, over a real ledger database."""
     from guardrails.ledger.stores import open_stores
 
@@ -95,7 +89,8 @@ def _core(cp, frame: pd.DataFrame, url: str):
     quiet = SimpleNamespace(observe=lambda *_: None)
     return SimpleNamespace(
         policies={cp.contract_id: cp},
-        clock=lambda: 1_740_000_000.0,
+        clock=lambda: clock[0],  # the service's clock is at each decision's time
+        settings=SimpleNamespace(clock_skew_s=300.0),
         customer_rows=lambda ids, _overrides: [dict(table[i]) for i in ids],
         state=SimpleNamespace(
             customer=lambda *_: SimpleNamespace(consent={}, contacts={}, declines=[], sends=[])
@@ -113,7 +108,8 @@ def _online(cp, frame: pd.DataFrame, url: str) -> list[tuple]:
     from serving import operations
     from serving.schemas import DecideRequest
 
-    core = _core(cp, frame, url)
+    clock = [0.0]
+    core = _core(cp, frame, url, clock)
     order = sorted(range(len(frame)), key=lambda i: (frame["as_of"][i], frame["customer_id"][i]))
     out = []
     try:
@@ -125,6 +121,7 @@ def _online(cp, frame: pd.DataFrame, url: str) -> list[tuple]:
                 contract_id=cp.contract_id,
                 time=row["as_of"].to_pydatetime(),
             )
+            clock[0] = row["as_of"].timestamp()
             r = operations.decide(core, req)
             out.append(
                 (
@@ -175,7 +172,6 @@ def test_distinct_customers_get_the_same_decisions_online_and_offline(tmp_path) 
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=PRE_ISSUE_NOTE)
 def test_repeat_customers_get_the_same_decisions_online_and_offline(tmp_path) -> None:
     cp = compiled(**POLICY)
     frame = _frame(REPEATS)

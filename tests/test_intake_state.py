@@ -124,7 +124,8 @@ def _legacy_state(path: Path, events: list[dict]) -> None:
             " consent_scope TEXT, consent_granted INTEGER)"
         )
         db.executemany(
-            "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [_row(e, 5.0) for e in events]
+            "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [_row(e, 5.0)[:12] for e in events],  # no decision_id column then
         )
     db.close()
 

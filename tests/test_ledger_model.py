@@ -62,8 +62,10 @@ def test_decision_lines_cover_every_scope_kind() -> None:
     ids = {ln.scope.id: (ln.amount, ln.limit) for ln in lines}
     assert ids == {
         "contract:C:2025Q3": (5, 100),
+        "partner:P:2025Q3": (5, None),
         "partner:P": (5, None),
         "customer:p_1:2025Q3": (5, 10),
+        "customer:p_1": (5, None),
         "offer:O:2025Q3": (5, 50),
         "contract:C": (5, 1000),
     }

@@ -57,6 +57,7 @@ def service(trained_home, sim_dir, tmp_path_factory):
     from starlette.testclient import TestClient
 
     values = build_home(trained_home, sim_dir, tmp_path_factory.mktemp("replay") / "home")
+    values["LOYALTY_CLOCK_AT"] = "log-end"  # the replayed stretch ends the log: its period
     with env(values):
         from serving.service import DecisionService
 

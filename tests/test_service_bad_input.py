@@ -12,6 +12,7 @@ import pytest
 
 from serving.schemas import EXAMPLE_DECIDE, EXAMPLE_EVENTS, EXAMPLE_SCORE
 from tests.service_support import (
+    OPER,
     ORCH,
     build_home,
     env,
@@ -105,11 +106,19 @@ def test_decision_times_near_the_calendar_ends_are_422(service, when):
     assert problem.startswith("time: ") and "1900-01-01 to 2200-01-01" in problem
 
 
-def test_decision_times_inside_the_range_are_decided(service):
-    client, _ = service
+def test_decision_times_inside_the_range_reach_the_period_rule(service):
+    """In range, the time is not refused as a time: a live decision in a closed or future
+    period is refused by the period rule (nothing written), a backfill decides it."""
+    client, core = service
     for when in ("1900-01-01T00:00:00Z", "2199-12-31T09:00:00-14:00"):
         body = _decide(f"time-ok-{when[:4]}", time=when)
-        assert client.post("/decide", json=body, headers=ORCH).status_code == 200
+        (problem,) = _refused(client, core, "/decide", body)["problems"]
+        assert "decisions reserve only in the current period" in problem, problem
+        backfill = {**body, "idempotency_key": f"time-bf-{when[:4]}", "mode": "backfill"}
+        r = client.post("/decide", json=backfill, headers=OPER)
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] in {"no_offer", "simulated"}
+        assert r.json()["reservation_id"] is None
 
 
 @pytest.mark.parametrize(
@@ -293,7 +302,8 @@ def test_partner_labels_come_only_from_known_partners_and_lags_are_never_negativ
     client, core = service
     known = core.known_partners()
     partner = sorted(known)[0]
-    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(days=3)).isoformat()
+    now = dt.datetime.fromtimestamp(core.clock(), dt.UTC)  # the service's clock
+    ahead = (now + dt.timedelta(days=3)).isoformat()
     made_up = [f"zz-{i}" for i in range(4998)] + ["bad\x01\x1b[31m", "new\nline"]
     before = _samples("loyalty_events_future_dated_total")
     for start in range(0, len(made_up), 1000):
@@ -306,7 +316,7 @@ def test_partner_labels_come_only_from_known_partners_and_lags_are_never_negativ
         ]
         r = client.post("/events", json={"events": events}, headers=ORCH)
         assert r.status_code == 200, r.text
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+    past = (now - dt.timedelta(hours=1)).isoformat()
     own = [
         _event(event_id="label-known", partner_id=partner, occurred_at=ahead),
         _event(event_id="label-known-past", partner_id=partner, occurred_at=past),

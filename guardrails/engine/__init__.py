@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from guardrails.arbitration import decide
 from guardrails.decision import utc
-from guardrails.engine.budgets import Books, CountedReviews, LedgerBudget, QueueReviews
+from guardrails.engine.budgets import (
+    BackfillBudget,
+    Books,
+    CountedReviews,
+    LedgerBudget,
+    QueueReviews,
+)
 from guardrails.engine.builders import (
     HOLD_TTL_S,
     REVIEW_TTL_S,
@@ -18,13 +24,17 @@ from guardrails.engine.builders import (
     budget_scope_ids,
     consent_of,
     contact_state,
+    count_lines,
+    grant_lines,
     grants_in_period,
     ledger_lines,
+    read_scope_ids,
     remaining_from,
     review_request,
     scope_limits,
     status_of,
 )
+from guardrails.engine.period_rule import DEFAULT_SKEW_S, PeriodClosedError, check_current_period
 from guardrails.engine.records import (
     Budget,
     DecisionContext,
@@ -39,18 +49,19 @@ from guardrails.periods import period_key
 
 
 def guard(context: DecisionContext, budget: Budget, reviews: Reviews) -> GuardedDecision:
-    """The guarded decision for one context: arbitrate within the budget left, reserve the
-    chosen offer's points (one atomic reservation), route it to review when risk says so."""
-    cp = context.policy
-    period = period_key(utc(context.request.time), cp.policy.budget.period)
-    state = contact_state(cp, context.history, context.features, period)
-    remaining = budget.remaining(cp, context.customer_key, period)
+    """The guarded decision for one context: read the books once (points left, the service's
+    own grants and contacts), arbitrate, reserve the chosen grant's points and counts in one
+    atomic reservation, route it to review when risk says so."""
+    cp, ck = context.policy, context.customer_key
+    now = utc(context.request.time)
+    period = period_key(now, cp.policy.budget.period)
+    used = budget.used(read_scope_ids(cp, ck, period, now))
+    state = contact_state(cp, context.history, context.features, period, ck, now, used)
+    remaining = remaining_from(cp, ck, period, used)
     decision = decide(cp, context.features, context.request, state, context.scores, remaining)
     if decision.offer_id is None or decision.route == "reject":
         return GuardedDecision(decision, status_of(decision, None))
-    lines = ledger_lines(
-        cp, context.customer_key, decision.offer_id, decision.period, decision.points
-    )
+    lines = grant_lines(cp, context, decision.offer_id, decision.period, decision.points)
     hold = budget.reserve(context, lines, HOLD_TTL_S)
     review_id = None
     if hold.ok and decision.route == "review":
@@ -59,8 +70,10 @@ def guard(context: DecisionContext, budget: Budget, reviews: Reviews) -> Guarded
 
 
 __all__ = [
+    "DEFAULT_SKEW_S",
     "HOLD_TTL_S",
     "REVIEW_TTL_S",
+    "BackfillBudget",
     "Books",
     "Budget",
     "CountedReviews",
@@ -69,17 +82,22 @@ __all__ = [
     "History",
     "Hold",
     "LedgerBudget",
+    "PeriodClosedError",
     "QueueReviews",
     "ReviewRequest",
     "Reviews",
     "Status",
     "budget_lines",
     "budget_scope_ids",
+    "check_current_period",
     "consent_of",
     "contact_state",
+    "count_lines",
+    "grant_lines",
     "grants_in_period",
     "guard",
     "ledger_lines",
+    "read_scope_ids",
     "remaining_from",
     "review_request",
     "scope_limits",

@@ -3,15 +3,13 @@ books and a count offline (the policy simulation and the promotion gate's replay
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from guardrails.decision import Decision, Remaining
-from guardrails.engine.builders import budget_scope_ids, remaining_from
-from guardrails.engine.records import DecisionContext, History, Hold, ReviewRequest
+from guardrails.decision import Decision
+from guardrails.engine.records import DecisionContext, Hold, ReviewRequest
 from guardrails.errors import ConflictError
 from guardrails.ledger.model import (
     IdempotencyConflictError,
@@ -19,8 +17,8 @@ from guardrails.ledger.model import (
     Reservation,
     Status,
     first_over_limit,
+    window_ids,
 )
-from guardrails.policy.compiled import CompiledPolicy
 
 if TYPE_CHECKING:  # types only: the offline path never opens a ledger or a queue
     from guardrails.ledger.base import Ledger
@@ -45,15 +43,13 @@ class LedgerBudget:
         self.ledger = ledger
         self.key = idempotency_key
 
-    def remaining(self, cp: CompiledPolicy, customer_key: str, period: str) -> Remaining:
+    def used(self, scope_ids: Sequence[str]) -> dict[str, int]:
         held = held_amounts(self.ledger.find(self.key))
-        ids = budget_scope_ids(cp, customer_key, period)
-        balances = self.ledger.balances_of(ids)
+        balances = self.ledger.balances_of(scope_ids)
         used = {}
-        for sid in ids:
-            b = balances.get(sid)
-            used[sid] = (b.reserved + b.committed if b else 0) - held.get(sid, 0)
-        return remaining_from(cp, customer_key, period, used)
+        for sid, b in balances.items():
+            used[sid] = b.reserved + b.committed - held.get(sid, 0)
+        return used
 
     def reserve(self, context: DecisionContext, lines: Sequence[Line], ttl_s: float) -> Hold:
         key = context.idempotency_key
@@ -64,6 +60,23 @@ class LedgerBudget:
         except IdempotencyConflictError as exc:  # a concurrent request with the key, other body
             raise ConflictError(f"idempotency key {key!r}: {exc}") from exc
         return Hold(r.id, r.ok, r.rejected_scope)
+
+
+class BackfillBudget:
+    """A backfill decision: the ledger's books are read as for a live decision and the grant
+    checked against them, but nothing is reserved (status ``simulated``)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def used(self, scope_ids: Sequence[str]) -> dict[str, int]:
+        balances = self.ledger.balances_of(scope_ids)
+        return {sid: b.reserved + b.committed for sid, b in balances.items()}
+
+    def reserve(self, context: DecisionContext, lines: Sequence[Line], ttl_s: float) -> Hold:
+        ids = [ln.scope.id for ln in lines] + window_ids(lines)
+        over = first_over_limit(lines, self.used(ids))
+        return Hold("", over is None, over, simulated=True)
 
 
 class QueueReviews:
@@ -96,36 +109,29 @@ class CountedReviews:
 
 @dataclass
 class Books:
-    """In-memory stand-in for the ledger and the contact history, in time order: points used per
-    ledger scope (the same scopes and limits the ledger keeps), points spent per period, and each
-    customer's contacts and sends from the grants decided so far."""
+    """In-memory stand-in for the ledger, in time order: what each ledger scope has taken
+    (points, or counts for caps and contact windows: the same scopes and limits the ledger
+    keeps) and points spent per period. Nothing is ever released: offline, every grant stands."""
 
-    used: Counter = field(default_factory=Counter)  # scope id -> points
+    taken: Counter = field(default_factory=Counter)  # scope id -> points or count
     spent: Counter = field(default_factory=Counter)  # period -> points
-    contacts: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
-    sends: dict = field(default_factory=lambda: defaultdict(list))  # customer -> [(offer, at)]
     holds: int = 0
 
-    def remaining(self, cp: CompiledPolicy, customer_key: str, period: str) -> Remaining:
-        return remaining_from(cp, customer_key, period, self.used)
+    def used(self, scope_ids: Sequence[str]) -> dict[str, int]:
+        return {sid: self.taken[sid] for sid in scope_ids if sid in self.taken}
 
     def reserve(self, context: DecisionContext, lines: Sequence[Line], ttl_s: float) -> Hold:
         self.holds += 1
         hold_id = f"book-{self.holds}"
-        over = first_over_limit(lines, self.used)
+        over = first_over_limit(lines, self.taken)
         if over is not None:
             return Hold(hold_id, False, over)
         for line in lines:
-            self.used[line.scope.id] += line.amount
+            self.taken[line.scope.id] += line.amount
         return Hold(hold_id, True)
 
-    def history(self, customer: str) -> History:
-        return History(contacts=self.contacts.get(customer, {}), sends=self.sends.get(customer, ()))
-
-    def record(self, cp: CompiledPolicy, customer: str, when: dt.datetime, d: Decision) -> None:
-        """A granted decision: its points in the period's burn, a send and a contact."""
+    def record(self, d: Decision) -> None:
+        """A granted decision's points in its period's burn."""
         if d.offer_id is None:
             raise ValueError("only a granted decision (with its offer) is recorded")
         self.spent[d.period] += d.points
-        self.sends[customer].append((d.offer_id, when))
-        self.contacts[customer][str(cp.policy.offer(d.offer_id).channel)].append(when)

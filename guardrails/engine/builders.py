@@ -5,10 +5,11 @@ status. Plain data in, plain data out; the online service and the offline simula
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from guardrails.decision import Consent, ContactState, Decision, Remaining
+from guardrails.decision import Consent, ContactState, Decision, Remaining, utc
 from guardrails.engine.records import DecisionContext, History, Hold, ReviewRequest, Status
 from guardrails.ledger.model import Line, Scope, ScopeKind, ScopeLimits, decision_lines
 from guardrails.periods import period_key
@@ -34,17 +35,90 @@ def grants_in_period(sends: Sequence[tuple[str, Any]], kind: str, period: str) -
     return grants
 
 
+def day_key(when: dt.datetime) -> str:
+    """The UTC day a time falls in, as contact buckets key it (``2025-02-03``)."""
+    return utc(when).date().isoformat()
+
+
+def window_days(when: dt.datetime, days: int) -> list[str]:
+    """The day keys a rolling window of ``days`` days ending at ``when`` counts own grants on:
+    the decision's day and the ``days`` days before it (a day more than the exact window, so
+    counting by day never lets a customer over the limit)."""
+    today = utc(when).date()
+    return [(today - dt.timedelta(days=n)).isoformat() for n in range(days + 1)]
+
+
+def cap_scope(customer_key: str, offer_id: str, period: str) -> Scope:
+    """Grants of one offer to one customer in a period: what its cap counts."""
+    return Scope(ScopeKind.CAP, f"{customer_key}/{offer_id}", period)
+
+
+def contact_scope(customer_key: str, channel: str, day: str) -> Scope:
+    """Contacts of one customer by one channel on one day: what rolling windows sum."""
+    return Scope(ScopeKind.CONTACT, f"{customer_key}/{channel}", day)
+
+
+def channels(cp: CompiledPolicy) -> list[str]:
+    """The channels the contract's offers use, in catalogue order, once each."""
+    return list(dict.fromkeys(str(co.static["channel"]) for co in cp.offers))
+
+
+def count_scope_ids(cp: CompiledPolicy, customer_key: str, period: str, now: dt.datetime):
+    """The count scopes a decision reads: each offer's cap, each channel's window buckets."""
+    caps = [cap_scope(customer_key, co.offer.offer_id, period).id for co in cp.offers]
+    contacts = [
+        contact_scope(customer_key, channel, day).id
+        for channel in channels(cp)
+        for day in window_days(now, cp.window(channel)[1].window_days)
+    ]
+    return [*caps, *contacts]
+
+
+def own_grants(cp: CompiledPolicy, customer_key: str, period: str, used: Mapping[str, int]):
+    """The service's own grants per offer in the period (held or committed), from the books."""
+    counts = {
+        co.offer.offer_id: used.get(cap_scope(customer_key, co.offer.offer_id, period).id, 0)
+        for co in cp.offers
+    }
+    return {offer_id: n for offer_id, n in counts.items() if n}
+
+
+def own_contacts(cp: CompiledPolicy, customer_key: str, now: dt.datetime, used: Mapping[str, int]):
+    """The service's own grants per channel inside each channel's rolling window."""
+    counts = {
+        channel: sum(
+            used.get(contact_scope(customer_key, channel, day).id, 0)
+            for day in window_days(now, cp.window(channel)[1].window_days)
+        )
+        for channel in channels(cp)
+    }
+    return {channel: n for channel, n in counts.items() if n}
+
+
 def contact_state(
-    cp: CompiledPolicy, history: History, features: Mapping[str, Any], period: str
+    cp: CompiledPolicy,
+    history: History,
+    features: Mapping[str, Any],
+    period: str,
+    customer_key: str = "",
+    now: dt.datetime | None = None,
+    used: Mapping[str, int] | None = None,
 ) -> ContactState:
-    """Contacts, declines, grants in ``period`` and consent, as arbitration reads them."""
+    """Contacts, declines, grants in ``period`` and consent, as arbitration reads them: what
+    other systems reported (the history) plus the service's own grants (the books)."""
     grants = grants_in_period(history.sends, cp.policy.budget.period, period)
-    return ContactState(history.contacts, history.declines, grants, consent_of(cp, features))
+    own: dict[str, int] = {}
+    if used is not None and now is not None:
+        for offer_id, n in own_grants(cp, customer_key, period, used).items():
+            grants[offer_id] = grants.get(offer_id, 0) + n
+        own = own_contacts(cp, customer_key, now, used)
+    consent = consent_of(cp, features)
+    return ContactState(history.contacts, history.declines, grants, consent, own)
 
 
 def scope_limits(cp: CompiledPolicy, offer_id: str) -> ScopeLimits:
-    """The limits of one offer's award: contract and customer per period, the offer's own, the
-    contract's lifetime ``total_points``; the partner scope is tracked, never limited."""
+    """The points limits of one offer's award: contract and customer per period, the offer's
+    own, the contract's lifetime ``total_points``; partner scopes are tracked, not limited."""
     b = cp.policy.budget
     offer = next(co.offer for co in cp.offers if co.offer.offer_id == offer_id)
     return ScopeLimits(
@@ -58,7 +132,7 @@ def scope_limits(cp: CompiledPolicy, offer_id: str) -> ScopeLimits:
 def ledger_lines(
     cp: CompiledPolicy, customer_key: str, offer_id: str, period: str, amount: int
 ) -> list[Line]:
-    """Every scope one award draws on, with its limit."""
+    """Every points scope one award draws on, with its limit."""
     return decision_lines(
         contract_id=cp.contract_id,
         partner_id=cp.policy.partner_id,
@@ -70,9 +144,53 @@ def ledger_lines(
     )
 
 
+def count_lines(
+    cp: CompiledPolicy, customer_key: str, offer_id: str, period: str, now: dt.datetime,
+    history: History,
+) -> list[Line]:  # fmt: skip
+    """The grant as counts: one toward the offer's cap for the customer in the period, one
+    contact on the offer's channel today, checked with the window's earlier days. Each limit
+    is the rule's, less what other systems reported (the history)."""
+    offer = cp.policy.offer(offer_id)
+    sent = grants_in_period(history.sends, cp.policy.budget.period, period).get(offer_id, 0)
+    cap = Line(
+        cap_scope(customer_key, offer_id, period),
+        1,
+        max(offer.cap_per_customer_per_period - sent, 0),
+    )
+    channel = str(offer.channel)
+    _, window = cp.window(channel)
+    days = window_days(now, window.window_days)
+    reported = contacts_within(history.contacts.get(channel, ()), now, window.window_days)
+    contact = Line(
+        contact_scope(customer_key, channel, days[0]),
+        1,
+        max(window.count - reported, 0),
+        tuple(contact_scope(customer_key, channel, day).id for day in days[1:]),
+    )
+    return [cap, contact]
+
+
+def contacts_within(times: Sequence[dt.datetime], now: dt.datetime, days: int) -> int:
+    """Contacts in the rolling window (now - days, now], as the contact rule counts them."""
+    start = utc(now) - dt.timedelta(days=days)
+    return sum(1 for t in times if start < utc(t) <= utc(now))
+
+
+def grant_lines(
+    cp: CompiledPolicy, context: DecisionContext, offer_id: str, period: str, amount: int
+) -> list[Line]:
+    """Every line one grant reserves: its points in every budget scope and its counts."""
+    ck, now = context.customer_key, context.request.time
+    return [
+        *ledger_lines(cp, ck, offer_id, period, amount),
+        *count_lines(cp, ck, offer_id, period, now, context.history),
+    ]
+
+
 def budget_lines(cp: CompiledPolicy, customer_key: str, period: str) -> list[Line]:
-    """Every scope any offer of the contract may draw on in ``period`` (amounts 0): the shared
-    lines once, then each offer's own."""
+    """Every points scope any offer of the contract may draw on in ``period`` (amounts 0): the
+    shared lines once, then each offer's own."""
     first = ledger_lines(cp, customer_key, cp.offers[0].offer.offer_id, period, 0)
     shared = [ln for ln in first if ln.scope.kind is not ScopeKind.OFFER]
     offers = [
@@ -83,17 +201,27 @@ def budget_lines(cp: CompiledPolicy, customer_key: str, period: str) -> list[Lin
 
 
 def budget_scope_ids(cp: CompiledPolicy, customer_key: str, period: str) -> list[str]:
-    """The scope ids to read before a decision (one read of their balances)."""
+    """The points scope ids to read before a decision."""
     return sorted({ln.scope.id for ln in budget_lines(cp, customer_key, period)})
+
+
+def read_scope_ids(
+    cp: CompiledPolicy, customer_key: str, period: str, now: dt.datetime
+) -> list[str]:
+    """Every scope a decision reads before it arbitrates (one read of their balances)."""
+    ids = {*budget_scope_ids(cp, customer_key, period)}
+    ids.update(count_scope_ids(cp, customer_key, period, now))
+    return sorted(ids)
 
 
 def remaining_from(
     cp: CompiledPolicy, customer_key: str, period: str, used: Mapping[str, int]
 ) -> Remaining:
     """Points left per scope from what is used per scope id (reserved + committed): the
-    contract's is the least of its period, lifetime and partner scopes that have a limit."""
+    contract's is the least of its period, lifetime and partner scopes that have a limit, the
+    customer's the least of theirs."""
     contract: list[int] = []
-    customer: int | None = None
+    customer: list[int] = []
     offers: dict[str, int] = {}
     for line in budget_lines(cp, customer_key, period):
         if line.limit is None:
@@ -103,20 +231,25 @@ def remaining_from(
         if kind is ScopeKind.OFFER:
             offers[line.scope.key] = left
         elif kind is ScopeKind.CUSTOMER:
-            customer = left
+            customer.append(left)
         else:
             contract.append(left)
-    return Remaining(contract=min(contract, default=None), customer=customer, offers=offers)
+    return Remaining(
+        contract=min(contract, default=None), customer=min(customer, default=None), offers=offers
+    )
 
 
 def status_of(decision: Decision, hold: Hold | None) -> Status:
-    """rejected (risk, or the ledger refused the hold), no_offer, pending_review or approved."""
+    """rejected (risk, or the ledger refused the hold), no_offer, simulated (a backfill: the
+    books allowed it, nothing was reserved), pending_review or approved."""
     if decision.route == "reject":
         return "rejected"
     if decision.offer_id is None:
         return "no_offer"
     if hold is not None and not hold.ok:
         return "rejected"
+    if hold is not None and hold.simulated:
+        return "simulated"
     return "pending_review" if decision.route == "review" else "approved"
 
 

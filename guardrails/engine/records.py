@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from guardrails.decision import Decision, Remaining, Request, Scores
+from guardrails.decision import Decision, Request, Scores
 from guardrails.ledger.model import Line
 from guardrails.policy.compiled import CompiledPolicy
 
-Status = Literal["approved", "pending_review", "rejected", "no_offer"]
+Status = Literal["approved", "pending_review", "rejected", "no_offer", "simulated"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +46,13 @@ class DecisionContext:
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """What the budget answered a reservation: granted (``ok``) or the scope that refused it."""
+    """What the budget answered a reservation: granted (``ok``) or the scope that refused it;
+    ``simulated`` when the books were only read (a backfill reserves nothing)."""
 
     id: str
     ok: bool
     rejected_scope: str | None = None
+    simulated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +78,14 @@ class GuardedDecision:
     @property
     def granted(self) -> bool:
         """True when the offer holds budget (approved, or pending review)."""
-        return self.hold is not None and self.hold.ok
+        return self.hold is not None and self.hold.ok and not self.hold.simulated
 
 
 class Budget(Protocol):
-    """Budget left per scope before a decision, and an atomic reservation after it."""
+    """The books: what each scope has used before a decision (held + committed, points or
+    counts), and an atomic reservation after it."""
 
-    def remaining(self, cp: CompiledPolicy, customer_key: str, period: str) -> Remaining: ...
+    def used(self, scope_ids: Sequence[str]) -> Mapping[str, int]: ...
 
     def reserve(self, context: DecisionContext, lines: Sequence[Line], ttl_s: float) -> Hold: ...
 

@@ -25,6 +25,8 @@ class ScopeKind(StrEnum):
     PARTNER = "partner"
     CUSTOMER = "customer"
     OFFER = "offer"
+    CAP = "cap"  # grants of one offer to one customer in a period (counts, not points)
+    CONTACT = "contact"  # contacts of one customer on one channel on one UTC day (counts)
 
 
 class Status(StrEnum):
@@ -82,11 +84,16 @@ class Scope:
 
 @dataclass(frozen=True)
 class Line:
-    """The amount a reservation takes from one scope, and the scope's limit at that moment."""
+    """The amount a reservation takes from one scope, and the scope's limit at that moment.
+
+    ``window`` names other scopes whose use counts toward this line's limit too: a rolling
+    contact window is today's bucket plus the earlier days' buckets, checked in the same
+    atomic reservation (the earlier buckets are read, not changed)."""
 
     scope: Scope
     amount: int
     limit: int | None = None
+    window: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.amount < 0:
@@ -142,6 +149,8 @@ class ScopeLimits:
     customer: int | None = None
     offer: int | None = None
     contract_lifetime: int | None = None
+    partner_lifetime: int | None = None
+    customer_lifetime: int | None = None
 
 
 def decision_lines(
@@ -154,13 +163,17 @@ def decision_lines(
     amount: int,
     limits: ScopeLimits,
 ) -> list[Line]:
-    """Every scope one offer award draws on: contract x period, partner, customer x period,
-    offer x period, and the contract's lifetime total when it has one. ``customer_key`` must
-    already be pseudonymized."""
+    """Every points scope one offer award draws on: contract, partner and customer per period
+    and over their lifetime, the offer per period. The contract's lifetime line is there only
+    when it has a limit (older ledgers keep their scope ids); the customer's lifetime line is
+    always there: every reservation of a customer locks it, so count windows checked in the
+    same transaction see every concurrent grant. ``customer_key`` must be pseudonymized."""
     lines = [
         Line(Scope(ScopeKind.CONTRACT, contract_id, period), amount, limits.contract),
-        Line(Scope(ScopeKind.PARTNER, partner_id), amount, limits.partner),
+        Line(Scope(ScopeKind.PARTNER, partner_id, period), amount, limits.partner),
+        Line(Scope(ScopeKind.PARTNER, partner_id), amount, limits.partner_lifetime),
         Line(Scope(ScopeKind.CUSTOMER, customer_key, period), amount, limits.customer),
+        Line(Scope(ScopeKind.CUSTOMER, customer_key), amount, limits.customer_lifetime),
         Line(Scope(ScopeKind.OFFER, offer_id, period), amount, limits.offer),
     ]
     if limits.contract_lifetime is not None:
@@ -180,13 +193,20 @@ def normalize_lines(lines: Sequence[Line]) -> tuple[Line, ...]:
 
 
 def first_over_limit(lines: Sequence[Line], used: Mapping[str, int]) -> str | None:
-    """The first scope whose limit the lines would break, given reserved + committed per scope."""
+    """The first scope whose limit the lines would break, given reserved + committed per scope
+    (a line's window scopes count toward its limit)."""
     for line in lines:
         if line.limit is None:
             continue
-        if used.get(line.scope.id, 0) + line.amount > line.limit:
+        taken = used.get(line.scope.id, 0) + sum(used.get(w, 0) for w in line.window)
+        if taken + line.amount > line.limit:
             return line.scope.id
     return None
+
+
+def window_ids(lines: Sequence[Line]) -> list[str]:
+    """The scopes the lines' windows read (besides the lines' own scopes)."""
+    return sorted({w for line in lines for w in line.window})
 
 
 # Allowed transitions: (from status, operation) -> new status. A same-state repeat is a no-op.

@@ -12,7 +12,8 @@ from guardrails.ledger.sql_ops import check_replay
 
 RESERVE_SQL = (
     "SELECT r_id, r_status, r_digest, r_rejected, r_replayed FROM ledger_reserve("
-    "%s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])"
+    "%s, %s, %s, %s, %s, %s, %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
+    "%s::text[], %s::text[])"
 )
 
 
@@ -30,6 +31,8 @@ def reserve_params(r: Reservation) -> tuple:
         [ln.scope.period for ln in r.lines],
         [ln.amount for ln in r.lines],
         [ln.limit for ln in r.lines],
+        [ln.scope.id for ln in r.lines for _ in ln.window],
+        [w for ln in r.lines for w in ln.window],
     )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from guardrails.ledger.reserve_function import OLD_SIGNATURE, RESERVE_FUNCTION_V2
+
 GENESIS = "0" * 64  # chain hash before the first audit record
 
 
@@ -258,4 +260,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "decision records", _decisions("REAL"), _decisions("DOUBLE PRECISION")),
     Migration(5, "policy store", _policies_sqlite(), _policies_postgresql()),
     Migration(6, "online intake state", _intake("REAL"), _intake("DOUBLE PRECISION")),
+    Migration(
+        7,
+        "the books of a contract period",
+        ("ALTER TABLE intake_events ADD COLUMN decision_id TEXT",),
+        (
+            f"DROP FUNCTION IF EXISTS {OLD_SIGNATURE}",
+            RESERVE_FUNCTION_V2,
+            "ALTER TABLE intake_events ADD COLUMN decision_id TEXT",
+        ),
+    ),
 )

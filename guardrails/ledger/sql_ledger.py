@@ -26,6 +26,7 @@ from guardrails.ledger.model import (
     first_over_limit,
     normalize_lines,
     transition,
+    window_ids,
 )
 
 
@@ -95,12 +96,23 @@ class SqlLedger(Ledger):
             [(ln.scope.id, ln.scope.kind.value, ln.scope.period, ln.limit) for ln in r.lines],
         )
         ids = [ln.scope.id for ln in r.lines]
-        used = tx.all(
-            "SELECT scope, reserved + committed FROM scope_balances "
-            f"WHERE scope IN {in_list(ids)} ORDER BY scope{self.db.for_update}",
-            ids,
+        used = dict(
+            tx.all(
+                "SELECT scope, reserved + committed FROM scope_balances "
+                f"WHERE scope IN {in_list(ids)} ORDER BY scope{self.db.for_update}",
+                ids,
+            )
         )
-        rejected = first_over_limit(r.lines, dict(used))
+        windows = [w for w in window_ids(r.lines) if w not in used]
+        if windows:  # read under the locks just taken (the customer's lifetime row among them)
+            used.update(
+                tx.all(
+                    "SELECT scope, reserved + committed FROM scope_balances "
+                    f"WHERE scope IN {in_list(windows)}",
+                    windows,
+                )
+            )
+        rejected = first_over_limit(r.lines, used)
         if rejected is not None:
             tx.execute(
                 "UPDATE reservations SET status = 'rejected', rejected_scope = ? WHERE id = ?",

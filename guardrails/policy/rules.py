@@ -117,15 +117,24 @@ def _aware(when: dt.datetime) -> dt.datetime:
 
 
 def contact_limit(
-    cp: CompiledPolicy, channel: str, contacts: Mapping[str, Sequence[dt.datetime]], now
+    cp: CompiledPolicy,
+    channel: str,
+    contacts: Mapping[str, Sequence[dt.datetime]],
+    now,
+    own: Mapping[str, int] | None = None,
 ) -> Reason | None:
+    """Contacts by the channel in its rolling window, reported ones and the service's own
+    grants (``own``, counted by day), against the window's limit."""
     clause, window = cp.window(channel)
-    recent = _count_within(contacts.get(channel, ()), now, window.window_days)
+    reported = _count_within(contacts.get(channel, ()), now, window.window_days)
+    mine = (own or {}).get(channel, 0)
+    recent = reported + mine
     if recent < window.count:
         return None
+    counted = f" ({mine} granted by this service)" if mine else ""
     text = (
-        f"{recent} contact(s) by {channel} in the last {window.window_days} days reach the "
-        f"limit of {window.count}."
+        f"{recent} contact(s) by {channel} in the last {window.window_days} days{counted} "
+        f"reach the limit of {window.count}."
     )
     return _reason(cp, "contact_limit", clause, text)
 

@@ -16,7 +16,14 @@ import pandas as pd
 
 from features.errors import InputError
 from guardrails.decision import Decision, Request, Scores
-from guardrails.engine import Books, CountedReviews, DecisionContext, GuardedDecision, guard
+from guardrails.engine import (
+    Books,
+    CountedReviews,
+    DecisionContext,
+    GuardedDecision,
+    History,
+    guard,
+)
 from guardrails.policy.compiled import CompiledPolicy
 from guardrails.policy.sim_inputs import timestamps
 
@@ -113,14 +120,14 @@ def _decide_row(
         customer_key=customer,
         features=features,
         request=Request(time=when, channel=channel, partner_id=partner),
-        history=books.history(customer),
+        history=History(),  # no other system reports sends offline
         scores=scores,
         idempotency_key=f"simulate-{n}",
         decision_id=f"simulate-{n}",
     )
     guarded = guard(context, books, reviews)
     if guarded.granted:
-        books.record(cp, customer, when, guarded.decision)
+        books.record(guarded.decision)
     return guarded
 
 

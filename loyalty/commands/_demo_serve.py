@@ -54,8 +54,11 @@ def running_service(settings, tokens: Tokens, log: Path) -> Iterator[str]:
     env.update(
         LOYALTY_HOME=str(settings.home.resolve()),
         LOYALTY_TOKENS_FILE=str(tokens.path.resolve()),
+        LOYALTY_ALLOW_TEST_CLOCK="1",  # the simulated log ends in the past: the service's
+        # clock reads the log's end, so the replayed decisions fall in its current period
     )
     cmd = [sys.executable, "-m", "loyalty.cli", "serve", "--port", str(port)]
+    cmd += ["--clock-at", "log-end"]
     url = f"http://127.0.0.1:{port}"
     with log.open("w") as sink:
         proc = subprocess.Popen(

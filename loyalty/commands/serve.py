@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 3000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (one model set each).")] = 1,
+    clock_at: Annotated[
+        str | None,
+        typer.Option(
+            "--clock-at",
+            metavar="TIME|log-end",
+            help="Pin the service's clock (an ISO time, or the feature snapshot's time) for a "
+            "replay of a simulated log; needs LOYALTY_ALLOW_TEST_CLOCK=1.",
+        ),
+    ] = None,
 ) -> None:
     """Serve /score, /explain, /decide, /events, /decisions/{id}, /reviews (bearer tokens from
     LOYALTY_TOKENS or LOYALTY_TOKENS_FILE), with /healthz, /readyz, /metrics and /docs.json.
@@ -35,10 +45,18 @@ def serve(
     """
     from loyalty.errors import InputError, LoyaltyError
     from loyalty.settings import load_settings
+    from serving.clock import LOG_END, TestClockRefusedError, check_allowed, pinned_start
     from serving.model_set import KINDS, missing_champions, no_champion
     from serving.startup import REFUSAL_ENV
 
     s = load_settings()
+    clock_at = clock_at or s.clock_at
+    try:
+        check_allowed(clock_at, s.allow_test_clock)
+        if clock_at and clock_at != LOG_END:
+            pinned_start(clock_at, None)  # a bad time is refused here, not by every worker
+    except TestClockRefusedError as exc:
+        raise InputError(str(exc)) from exc
     if not s.tokens and not s.tokens_file:
         raise InputError(
             "no service tokens configured: set LOYALTY_TOKENS='TOKEN=orchestrator;...' or "
@@ -55,6 +73,8 @@ def serve(
         "LOYALTY_HOME": str(s.home.resolve()),
         "BENTOML_CONFIG_OPTIONS": f"services.DecisionService.workers={workers}",
     }
+    if clock_at:  # every worker's clock reads the same time at the same real moment
+        env.update(LOYALTY_CLOCK_AT=clock_at, LOYALTY_CLOCK_ANCHOR=repr(time.time()))
     # BentoML keeps Prometheus' multiprocess files in $BENTOML_HOME/prometheus_multiproc_dir and
     # empties it when a server starts: two servers on one machine (tests, the demo, a benchmark)
     # would wipe each other's metrics. Each server gets its own, unless BENTOML_HOME is set.
