@@ -20,7 +20,7 @@ ROUTES: tuple[tuple[str, frozenset[str]], ...] = (
     ("/metrics", frozenset({"operator"})),
     ("/score", frozenset({"orchestrator"})),
     ("/explain", frozenset({"orchestrator"})),
-    ("/decide", frozenset({"orchestrator", "operator"})),  # operator: backfill only
+    ("/decide", frozenset({"orchestrator"})),  # a backfill also needs operator (operations)
     ("/events", frozenset({"orchestrator"})),
     ("/decisions", frozenset({"orchestrator", "operator", "partner"})),
     ("/reviews", frozenset({"reviewer"})),

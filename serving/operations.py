@@ -158,12 +158,10 @@ def decide(
 
 
 def _check_mode(mode: str, scopes: frozenset[str] | None) -> None:
-    """A live decision is the orchestrator's; a backfill (no reservation) the operator's."""
-    if scopes is None:
-        return
-    needed = "operator" if mode == "backfill" else "orchestrator"
-    if needed not in scopes:
-        raise ForbiddenError(f"a {mode} decision needs a token with the {needed} scope")
+    """A backfill (it decides without reserving, for any time) needs the operator scope on top
+    of the orchestrator's, which the route already asked for."""
+    if scopes is not None and mode == "backfill" and "operator" not in scopes:
+        raise ForbiddenError("a backfill decision needs a token with the operator scope too")
 
 
 def _drop_unrecorded_hold(core, first: dict, guarded: GuardedDecision) -> None:

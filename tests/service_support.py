@@ -9,10 +9,12 @@ from pathlib import Path
 
 TOKENS = (
     "orch-secret-0001=orchestrator;op-secret-0001=operator;rev-secret-0001=reviewer;"
-    "p1-secret-0001=partner@P01;p2-secret-0001=partner@P02"
+    "p1-secret-0001=partner@P01;p2-secret-0001=partner@P02;"
+    "backfill-secret-0001=orchestrator+operator"
 )
 ORCH = {"Authorization": "Bearer orch-secret-0001"}
 OPER = {"Authorization": "Bearer op-secret-0001"}
+BACKFILL = {"Authorization": "Bearer backfill-secret-0001"}  # may decide without reserving
 REVIEWER = {"Authorization": "Bearer rev-secret-0001"}
 PARTNER1 = {"Authorization": "Bearer p1-secret-0001"}
 PARTNER2 = {"Authorization": "Bearer p2-secret-0001"}

@@ -12,7 +12,7 @@ import pytest
 
 from serving.schemas import EXAMPLE_DECIDE, EXAMPLE_EVENTS, EXAMPLE_SCORE
 from tests.service_support import (
-    OPER,
+    BACKFILL,
     ORCH,
     build_home,
     env,
@@ -115,7 +115,8 @@ def test_decision_times_inside_the_range_reach_the_period_rule(service):
         (problem,) = _refused(client, core, "/decide", body)["problems"]
         assert "decisions reserve only in the current period" in problem, problem
         backfill = {**body, "idempotency_key": f"time-bf-{when[:4]}", "mode": "backfill"}
-        r = client.post("/decide", json=backfill, headers=OPER)
+        assert client.post("/decide", json=backfill, headers=ORCH).status_code == 403
+        r = client.post("/decide", json=backfill, headers=BACKFILL)
         assert r.status_code == 200, r.text
         assert r.json()["status"] in {"no_offer", "simulated"}
         assert r.json()["reservation_id"] is None

@@ -34,7 +34,14 @@ SCALE = float(os.environ.get("LOYALTY_RELIABILITY_SCALE", "1.0"))
 FULL_DECISIONS = 10_000
 SMALL_BUDGET = 6_000  # points per month for the load contract: a few offers, then the race
 LOAD_CONTRACT = "C-P01"
-START = dt.datetime(2023, 2, 1, tzinfo=dt.UTC)  # the policies run 2023-01-01 .. 2029-01-01
+# Every service of the suite runs on the tests' pinned clock (tests/conftest.py): decisions
+# reserve only in that period, so the plan dates them in it, plus a share in other periods.
+CLOCK = dt.datetime.fromisoformat(
+    os.environ.get("LOYALTY_CLOCK_AT", "2025-10-01T09:30:00Z").replace("Z", "+00:00")
+)
+MONTH_START = CLOCK.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+CLOSED_AT = MONTH_START - dt.timedelta(days=45)  # a closed period of every contract
+FUTURE_AT = MONTH_START + dt.timedelta(days=120)  # a period not open yet, monthly or quarterly
 
 
 def sized(full: int, floor: int) -> int:
@@ -280,6 +287,12 @@ class Plan:
     burst: set[str]
     commit: set[str]
     cancel: set[str]
+    outside: set[str] = field(default_factory=set)  # dated in another period: a 422 expected
+
+    @property
+    def inside(self) -> list[str]:
+        """The keys dated in the current period (each gets a decision)."""
+        return [k for k in self.keys if k not in self.outside]
 
 
 def customer_pools(home: Path, per_partner: int = 400) -> dict[str, list[str]]:
@@ -304,18 +317,22 @@ def customer_pools(home: Path, per_partner: int = 400) -> dict[str, list[str]]:
     return pools
 
 
-def make_plan(prefix: str, n: int, pools: dict[str, list[str]]) -> Plan:
-    """n decisions walking forward in time, ~60 per monthly budget period (so concurrent
-    clients compete for the same month's budget); ~10% resent after the answer, ~5% sent three
-    times at once, approved ones committed (~40%, the commit sent twice) or cancelled (~30%)."""
+def make_plan(prefix: str, n: int, pools: dict[str, list[str]], outside: float = 0.0) -> Plan:
+    """n decisions walking forward through the clock's month (clients compete for the same
+    month's budget, caps and contact windows); ``outside`` of them dated in a closed or a
+    future period instead (refused with a 422, nothing written); ~10% resent after the answer,
+    ~5% sent three times at once, approved ones committed (~40%, the commit sent twice) or
+    cancelled (~30%)."""
     keys, bodies = [], {}
-    seq_retry, burst, commit, cancel = set(), set(), set(), set()
-    months = min(70, max(3, n // 60))
-    span_s = months * 30.4 * 86_400
+    seq_retry, burst, commit, cancel, elsewhere = set(), set(), set(), set(), set()
+    span_s = 28 * 86_400
     for i in range(n):
         key = f"{prefix}-{i:06d}"
         h = zlib.crc32(key.encode())
-        at = START + dt.timedelta(seconds=span_s * i / max(n, 1))
+        at = MONTH_START + dt.timedelta(seconds=span_s * i / max(n, 1))
+        if (h >> 16) % 1000 < outside * 1000:
+            at = CLOSED_AT if (h >> 26) % 2 else FUTURE_AT
+            elsewhere.add(key)
         contract = REVIEW_CONTRACT if h % 10 == 0 else LOAD_CONTRACT
         pool = pools[contract]
         bodies[key] = {
@@ -338,7 +355,7 @@ def make_plan(prefix: str, n: int, pools: dict[str, list[str]]) -> Plan:
             commit.add(key)
         elif a < 7:
             cancel.add(key)
-    return Plan(keys, bodies, seq_retry, burst, commit, cancel)
+    return Plan(keys, bodies, seq_retry, burst, commit, cancel, elsewhere)
 
 
 @dataclass
@@ -419,6 +436,9 @@ class Orchestrator:
             if status == 200:
                 self.out.add(key, status, payload, took)
                 return payload  # type: ignore[return-value]
+            if status == 422 and key in self.plan.outside and "current period" in str(payload):
+                self.out.add(key, status, payload, took)  # refused as it must be
+                return None
             transient = status == -1 or status in self.transient
             if not transient or time.time() > deadline:
                 self.out.add(key, status, payload, took)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.reliability.books_check import books_problems, nothing_for
 from tests.reliability.reliability_support import (
     FULL_DECISIONS,
     Orchestrator,
@@ -31,9 +32,13 @@ from tests.reliability.reliability_support import (
 
 def _check(url: str, env: dict[str, str], plan, out, report: str) -> None:
     assert not out.failures, f"{len(out.failures)} requests failed: {out.failures[:5]}\n{report}"
-    assert len(out.answers) == len(plan.keys), report
+    assert len(out.answers) == len(plan.inside), report
+    assert plan.outside and out.statuses[422] >= len(plan.outside), report
+    assert nothing_for(url, plan.outside) == [], report
     assert ledger_problems(url) == [], report
-    assert trail_problems(url, out, plan, plan.keys) == [], report
+    assert trail_problems(url, out, plan, plan.inside) == [], report
+    # every grant counts: no customer over a cap or a contact limit, no other period touched
+    assert books_problems(url, plan) == [], report
     # nothing crashed here: no hold may be left that no recorded decision names
     unnamed = orphans(url)
     assert [o for o in unnamed if o[2] == "held"] == [], report
@@ -48,7 +53,7 @@ def _check(url: str, env: dict[str, str], plan, out, report: str) -> None:
 
 def test_two_workers_sqlite_ledger(home_env, tmp_path: Path) -> None:
     n = sized(FULL_DECISIONS, 300)
-    plan = make_plan("cc", n, customer_pools(Path(home_env["LOYALTY_HOME"])))
+    plan = make_plan("cc", n, customer_pools(Path(home_env["LOYALTY_HOME"])), outside=0.1)
     url = f"sqlite:///{Path(home_env['LOYALTY_HOME']) / 'ledger.db'}"
     server = Server(home_env, tmp_path / "serve.log", workers=2)
     with running(server):
@@ -62,7 +67,7 @@ def test_two_workers_sqlite_ledger(home_env, tmp_path: Path) -> None:
 
 def test_two_instances_one_postgres_ledger(home_env, pg_schema_url, tmp_path: Path) -> None:
     n = sized(FULL_DECISIONS // 2, 200)
-    plan = make_plan("pg", n, customer_pools(Path(home_env["LOYALTY_HOME"])))
+    plan = make_plan("pg", n, customer_pools(Path(home_env["LOYALTY_HOME"])), outside=0.1)
     env = {**home_env, "LOYALTY_LEDGER_URL": pg_schema_url}
     apply_policies(env)
     a = Server(env, tmp_path / "a.log", workers=1)
