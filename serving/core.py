@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from guardrails.errors import InvalidInputError, NotFoundError, UnavailableError
+from features.errors import InvalidInputError, NotFoundError, UnavailableError
 from serving.environment import apply_defaults
 from serving.model_set import ModelSet, load_models
 from serving.settings import ServiceSettings, open_guardrail_stores

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import FeatureContract
-from guardrails.errors import UnavailableError
+from features.errors import UnavailableError
 
 FILE_NAME = "online_features.db"
 _BATCH = 50_000

@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 
+from features.errors import ConflictError, InvalidInputError, NotFoundError
 from guardrails.audit import DecisionLog
 from guardrails.decision import Request
 from guardrails.engine import HOLD_TTL_S as HOLD_TTL_S  # re-exported: the service's hold TTLs
@@ -22,7 +23,6 @@ from guardrails.engine import (
     QueueReviews,
     guard,
 )
-from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
 from serving.records import build_response, record_decision

@@ -121,7 +121,7 @@ def _customer_of(core, decision: dict) -> str:
     ],
 )
 def test_rejected_requests_write_nothing(core, changes, status):
-    from guardrails.errors import RefusedError
+    from features.errors import RefusedError
     from serving import operations
     from serving.errors import status_of
 
@@ -133,7 +133,7 @@ def test_rejected_requests_write_nothing(core, changes, status):
 
 
 def test_key_reuse_with_another_payload_is_a_conflict(core):
-    from guardrails.errors import ConflictError
+    from features.errors import ConflictError
     from serving import operations
 
     operations.decide(core, _req("conflict-key-1"))
@@ -170,7 +170,7 @@ def test_the_service_sweep_releases_holds_left_past_their_ttl(core):
 
 
 def test_review_route_holds_budget_until_approved(core):
-    from guardrails.errors import ConflictError
+    from features.errors import ConflictError
     from serving import actions
 
     d = _offer_decision(core, "review", contract=REVIEW_CONTRACT)
@@ -410,7 +410,7 @@ def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix
 
 
 def test_unreachable_or_misconfigured_redis_is_a_clear_error(core):
-    from guardrails.errors import UnavailableError
+    from features.errors import UnavailableError
     from serving.feature_store import FeatureStoreUnavailableError, RedisFeatureStore, write_store
 
     frame = core.features.read(["1"]).rename(columns={"customer_key": "customer_id"})

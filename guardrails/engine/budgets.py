@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from features.errors import ConflictError
 from guardrails.decision import Decision, Remaining
 from guardrails.engine.builders import budget_scope_ids, remaining_from
 from guardrails.engine.records import DecisionContext, History, Hold, ReviewRequest
-from guardrails.errors import ConflictError
 from guardrails.ledger.model import (
     IdempotencyConflictError,
     Line,
