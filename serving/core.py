@@ -61,7 +61,8 @@ class DecisionCore:
 
     def _open_features(self):
         """The configured online store (embedded file or Redis); None until materialised."""
-        from serving.feature_store import FeatureStoreUnavailableError, open_store
+        from features.online_store import FeatureStoreUnavailableError
+        from serving.feature_store import open_store
 
         try:
             return open_store(self.settings)
@@ -146,8 +147,8 @@ class DecisionCore:
     def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
         """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
         ones, each checked against the feature contract."""
+        from features.online_store import FeatureStoreUnavailableError
         from serving.decide import customer_rows
-        from serving.feature_store import FeatureStoreUnavailableError
         from serving.inputs import check_overrides
 
         store = self.features

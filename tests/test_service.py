@@ -360,9 +360,10 @@ def test_materialize_into_redis_serves_what_the_embedded_store_serves(core, sim_
     import pandas as pd
     from typer.testing import CliRunner
 
+    from features.online_store_redis import RedisFeatureStore
     from loyalty.cli import app
     from serving import operations
-    from serving.feature_store import RedisFeatureStore, open_store
+    from serving.feature_store import open_store
 
     values = {"LOYALTY_FEATURE_STORE_URL": REDIS_URL, "LOYALTY_FEATURE_STORE_PREFIX": redis_prefix}
     as_of = core.features.as_of.isoformat()
@@ -394,7 +395,7 @@ def test_materialize_into_redis_serves_what_the_embedded_store_serves(core, sim_
 
 
 def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix):
-    from serving.feature_store import GRACE_S, RedisFeatureStore, write_snapshot_redis
+    from features.online_store_redis import GRACE_S, RedisFeatureStore, write_snapshot_redis
 
     frame = core.features.read(["1", "2", "3"]).rename(columns={"customer_key": "customer_id"})
     contract, as_of = core.features.contract, core.features.as_of
@@ -411,7 +412,9 @@ def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix
 
 def test_unreachable_or_misconfigured_redis_is_a_clear_error(core):
     from features.errors import UnavailableError
-    from serving.feature_store import FeatureStoreUnavailableError, RedisFeatureStore, write_store
+    from features.online_store import FeatureStoreUnavailableError
+    from features.online_store_redis import RedisFeatureStore
+    from serving.feature_store import write_store
 
     frame = core.features.read(["1"]).rename(columns={"customer_key": "customer_id"})
     contract, as_of = core.features.contract, core.features.as_of

@@ -110,6 +110,7 @@ def test_partner_labels_are_known_partners_or_one_shared_value(partner, label):
 
 def _outcomes():
     from features.errors import InvalidInputError
+    from features.online_store import FeatureStoreUnavailableError
     from guardrails.intake import StateUnavailableError
     from guardrails.ledger import (
         IdempotencyConflictError,
@@ -124,7 +125,6 @@ def _outcomes():
         ReviewNotFoundError,
         ReviewSettledError,
     )
-    from serving.feature_store import FeatureStoreUnavailableError
 
     return [
         (ReviewNotFoundError("no review 'x'"), 404),
