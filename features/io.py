@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from features.arrow_pandas import column_to_pandas, is_text, memory_pool
 from features.coercion import INT_TEXT
+from features.customer import References
 from features.errors import InputError
 from features.report import ValidationReport
 from features.schema import EVENTS, REFERENCE_TABLES, TableSchema
@@ -91,6 +92,20 @@ def read_reference_tables(folder: str | Path, names: tuple[str, ...]) -> dict[st
             raise InputError(f"reference table {name} is invalid:\n{report.to_text()}")
         tables[name] = frame
     return tables
+
+
+def load_references(events: Path, reference: Path | None) -> tuple[References, pd.DataFrame | None]:
+    """The customers, partners and contracts tables the features read, and the offers table (or
+    None), from ``reference`` or else the log's own ``reference/`` folder; the dataset builder and
+    the online materialisation read them the same way, so their features agree."""
+    folder = reference or (events / "reference" if (events / "reference").is_dir() else None)
+    if folder is None:
+        return References.empty(), None
+    tables = read_reference_tables(folder, ("customers", "partners", "contracts", "offers"))
+    refs = References.from_frames(
+        tables.get("customers"), tables.get("partners"), tables.get("contracts")
+    )
+    return refs, tables.get("offers")
 
 
 def _reference_file(path: Path, table_name: str) -> Path:

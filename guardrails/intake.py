@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from guardrails.errors import UnavailableError
+from features.errors import UnavailableError
 from guardrails.ledger.db import Database, Tx
 from guardrails.ledger.model import LedgerUnavailableError
 

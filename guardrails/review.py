@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from features.errors import LoyaltyError
+from features.errors import ConflictError, LoyaltyError, NotFoundError
 from guardrails.audit import AuditRecord, AuditTrail
-from guardrails.errors import ConflictError, NotFoundError
 from guardrails.ledger.db import Tx
 from guardrails.ledger.model import InvalidTransitionError
 from guardrails.ledger.sql_ledger import SqlLedger

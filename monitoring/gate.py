@@ -18,7 +18,9 @@ import pandas as pd
 
 from features.errors import InputError
 from monitoring import gate_rules as rules
+from monitoring.behaviour import run_behaviour
 from monitoring.config import DriftConfig, GateConfig, MonitoringConfig
+from monitoring.drift_run import compare, reference_from_frame, split_types
 from monitoring.gate_inputs import (
     Model,
     Recent,
@@ -30,6 +32,11 @@ from monitoring.gate_inputs import (
     replay_models,
 )
 from monitoring.gate_result import GateResult, Quality
+from monitoring.quality import window_metrics
+from monitoring.registry import CHALLENGER, CHAMPION, reference_sample, require_version
+from monitoring.replay import replay
+from monitoring.shadow import agreement, recorded
+from monitoring.tables import Sample, sample_frame
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,6 @@ def evaluate(settings, client, request: GateRequest, report=lambda text: None) -
 
 def _models(settings, client, kind: str) -> tuple[Model, Model | None]:
     """The challenger (required) and the champion (None for a first model)."""
-    from monitoring.registry import CHALLENGER, CHAMPION, require_version
-
     require_version(client, settings.model_name(kind), CHALLENGER)
     challenger = load_model(settings, client, kind, CHALLENGER)
     if challenger is None:  # the alias moved away since require_version read it
@@ -114,8 +119,6 @@ def _result(
 
 
 def _quality(recent: Recent, scores: np.ndarray, champion: Model | None, label: str) -> Quality:
-    from monitoring.quality import window_metrics
-
     truth = recent.frame[label].to_numpy(dtype=np.int64)
     if champion is None:
         return Quality(window_metrics(truth, scores))
@@ -126,10 +129,6 @@ def _quality(recent: Recent, scores: np.ndarray, champion: Model | None, label: 
 
 def _drift(client, challenger: Model, scored: pd.DataFrame, path, gate, base: DriftConfig):
     """The challenger's logged reference sample against the recent rows (with its scores)."""
-    from monitoring.drift_run import compare, reference_from_frame, split_types
-    from monitoring.registry import reference_sample
-    from monitoring.tables import Sample, sample_frame
-
     config = base.model_copy(
         update={
             "threshold": gate.drift.threshold,
@@ -154,17 +153,12 @@ def _drift(client, challenger: Model, scored: pd.DataFrame, path, gate, base: Dr
 
 
 def _behaviour(challenger: Model, recent, gate: GateConfig) -> list[dict]:
-    from monitoring.behaviour import run_behaviour
-    from monitoring.tables import sample_frame
-
     rows = sample_frame(recent.frame, gate.behaviour.rows, gate.seed)
     categorical = list(challenger.package.categories)
     return run_behaviour(challenger.score, rows, challenger.kind, categorical, gate.behaviour)
 
 
 def _replay(settings, client, request, gate: GateConfig, challenger, champion) -> list:
-    from monitoring.replay import replay
-
     limits = (
         gate.replay.max_budget_lead,
         gate.replay.max_offer_mix_shift,
@@ -188,8 +182,6 @@ def _replay(settings, client, request, gate: GateConfig, challenger, champion) -
 
 
 def _shadow(settings, kind: str, gate: GateConfig, challenger, champion) -> list:
-    from monitoring.shadow import agreement, recorded
-
     limits = (
         gate.shadow.min_rows,
         gate.shadow.max_mean_abs_diff,
@@ -202,8 +194,3 @@ def _shadow(settings, kind: str, gate: GateConfig, challenger, champion) -> list
         settings.home, settings.ledger_database, kind, champion.version, challenger.version
     )
     return rules.shadow_checks(agreement(frame), *limits)
-
-
-def checks_frame(result: GateResult) -> pd.DataFrame:
-    """The checks as a table (for people and for tests)."""
-    return pd.DataFrame([c.to_dict() for c in result.checks])

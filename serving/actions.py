@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from guardrails.errors import ConflictError, InvalidInputError, NotFoundError
+from features.errors import ConflictError, InvalidInputError, NotFoundError
 from serving.auth import Principal
 from serving.core import DecisionCore
 from serving.operations import prior_decision

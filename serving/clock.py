@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 
-from guardrails.errors import InvalidInputError
+from features.errors import InvalidInputError
 
 LOG_END = "log-end"
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from guardrails.errors import InvalidInputError, NotFoundError, UnavailableError
+from features.errors import InvalidInputError, NotFoundError, UnavailableError
 from serving.clock import check_allowed, pinned, pinned_start
 from serving.environment import apply_defaults
 from serving.model_set import ModelSet, load_models
@@ -67,7 +67,8 @@ class DecisionCore:
 
     def _open_features(self):
         """The configured online store (embedded file or Redis); None until materialised."""
-        from serving.feature_store import FeatureStoreUnavailableError, open_store
+        from features.online_store import FeatureStoreUnavailableError
+        from serving.feature_store import open_store
 
         try:
             return open_store(self.settings)
@@ -152,8 +153,8 @@ class DecisionCore:
     def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
         """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
         ones, each checked against the feature contract."""
+        from features.online_store import FeatureStoreUnavailableError
         from serving.decide import customer_rows
-        from serving.feature_store import FeatureStoreUnavailableError
         from serving.inputs import check_overrides
 
         store = self.features

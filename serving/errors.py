@@ -1,13 +1,13 @@
 """The one table that turns a refused request's outcome type into its HTTP status.
 
 Every route answers a refusal through ``status_of``: the status follows the exception's type
-(``guardrails.errors``), never its message. An exception that matches no row is a server
+(``features.errors``), never its message. An exception that matches no row is a server
 error (500, with its traceback in the log).
 """
 
 from __future__ import annotations
 
-from guardrails.errors import (
+from features.errors import (
     ConflictError,
     ForbiddenError,
     InvalidInputError,

@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 
+from features.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from guardrails.audit import DecisionLog
 from guardrails.decision import Request
 from guardrails.engine import HOLD_TTL_S as HOLD_TTL_S  # re-exported: the service's hold TTLs
@@ -25,7 +26,6 @@ from guardrails.engine import (
     check_current_period,
     guard,
 )
-from guardrails.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
 from serving.records import build_response, record_decision

@@ -262,7 +262,7 @@ class DecisionService:
 
     @routes.post("/reviews/{review_id}/{verdict}")
     def resolve(self, review_id: str, verdict: str, body: ReviewAction):
-        from guardrails.errors import NotFoundError
+        from features.errors import NotFoundError
         from serving import actions
 
         try:

@@ -68,7 +68,7 @@ def service(trained_home, sim_dir, tmp_path_factory):
 
 
 def _replay(app, sim_dir, transport=None, **kw):
-    from loyalty.commands.replay import ReplayOptions, run_replay
+    from serving.replay_run import ReplayOptions, run_replay
 
     opts = ReplayOptions(concurrency=4, last="14d", limit=LIMIT, retries=3, **kw)
     transport = transport or httpx.ASGITransport(app=app)

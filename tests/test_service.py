@@ -121,7 +121,7 @@ def _customer_of(core, decision: dict) -> str:
     ],
 )
 def test_rejected_requests_write_nothing(core, changes, status):
-    from guardrails.errors import RefusedError
+    from features.errors import RefusedError
     from serving import operations
     from serving.errors import status_of
 
@@ -133,7 +133,7 @@ def test_rejected_requests_write_nothing(core, changes, status):
 
 
 def test_key_reuse_with_another_payload_is_a_conflict(core):
-    from guardrails.errors import ConflictError
+    from features.errors import ConflictError
     from serving import operations
 
     operations.decide(core, _req("conflict-key-1"))
@@ -170,7 +170,7 @@ def test_the_service_sweep_releases_holds_left_past_their_ttl(core):
 
 
 def test_review_route_holds_budget_until_approved(core):
-    from guardrails.errors import ConflictError
+    from features.errors import ConflictError
     from serving import actions
 
     d = _offer_decision(core, "review", contract=REVIEW_CONTRACT)
@@ -360,9 +360,10 @@ def test_materialize_into_redis_serves_what_the_embedded_store_serves(core, sim_
     import pandas as pd
     from typer.testing import CliRunner
 
+    from features.online_store_redis import RedisFeatureStore
     from loyalty.cli import app
     from serving import operations
-    from serving.feature_store import RedisFeatureStore, open_store
+    from serving.feature_store import open_store
 
     values = {"LOYALTY_FEATURE_STORE_URL": REDIS_URL, "LOYALTY_FEATURE_STORE_PREFIX": redis_prefix}
     as_of = core.features.as_of.isoformat()
@@ -394,7 +395,7 @@ def test_materialize_into_redis_serves_what_the_embedded_store_serves(core, sim_
 
 
 def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix):
-    from serving.feature_store import GRACE_S, RedisFeatureStore, write_snapshot_redis
+    from features.online_store_redis import GRACE_S, RedisFeatureStore, write_snapshot_redis
 
     frame = core.features.read(["1", "2", "3"]).rename(columns={"customer_key": "customer_id"})
     contract, as_of = core.features.contract, core.features.as_of
@@ -410,8 +411,10 @@ def test_a_new_redis_snapshot_replaces_the_old_one_atomically(core, redis_prefix
 
 
 def test_unreachable_or_misconfigured_redis_is_a_clear_error(core):
-    from guardrails.errors import UnavailableError
-    from serving.feature_store import FeatureStoreUnavailableError, RedisFeatureStore, write_store
+    from features.errors import UnavailableError
+    from features.online_store import FeatureStoreUnavailableError
+    from features.online_store_redis import RedisFeatureStore
+    from serving.feature_store import write_store
 
     frame = core.features.read(["1"]).rename(columns={"customer_key": "customer_id"})
     contract, as_of = core.features.contract, core.features.as_of

@@ -109,7 +109,9 @@ def test_partner_labels_are_known_partners_or_one_shared_value(partner, label):
 
 
 def _outcomes():
-    from guardrails.errors import InvalidInputError
+    from features.errors import InvalidInputError
+    from features.online_store import FeatureStoreUnavailableError
+    from guardrails.intake import StateUnavailableError
     from guardrails.ledger import (
         IdempotencyConflictError,
         InvalidTransitionError,
@@ -123,8 +125,6 @@ def _outcomes():
         ReviewNotFoundError,
         ReviewSettledError,
     )
-    from serving.feature_store import FeatureStoreUnavailableError
-    from serving.state import StateUnavailableError
 
     return [
         (ReviewNotFoundError("no review 'x'"), 404),

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from features.definitions import FEATURE_NAMES
+from features.online_store import FILE_NAME, FeatureStore
 from loyalty.cli import app
-from serving.feature_store import FILE_NAME, FeatureStore
 
 runner = CliRunner()
 T = "2025-05-01"

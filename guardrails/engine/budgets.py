@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from features.errors import ConflictError
 from guardrails.decision import Decision
 from guardrails.engine.records import DecisionContext, Hold, ReviewRequest
-from guardrails.errors import ConflictError
 from guardrails.ledger.model import (
     IdempotencyConflictError,
     Line,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from features.errors import InvalidInputError
 from guardrails.decision import utc
-from guardrails.errors import InvalidInputError
 from guardrails.periods import open_periods, period_key
 from guardrails.policy.compiled import CompiledPolicy
 

@@ -12,8 +12,7 @@ from enum import StrEnum
 from functools import cached_property
 from urllib.parse import quote, unquote
 
-from features.errors import LoyaltyError
-from guardrails.errors import ConflictError, NotFoundError, UnavailableError
+from features.errors import ConflictError, LoyaltyError, NotFoundError, UnavailableError
 from guardrails.periods import PERIOD_KINDS as PERIOD_KINDS  # one definition, shared
 from guardrails.periods import period_key as period_key
 

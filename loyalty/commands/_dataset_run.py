@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from loyalty.errors import InputError
+from features.errors import InputError
 
 
 def _spec(as_of: list[str], horizon: str, offer_window: str, active_within: str):
@@ -25,20 +25,6 @@ def _spec(as_of: list[str], horizon: str, offer_window: str, active_within: str)
         raise InputError(str(exc)) from exc
 
 
-def load_references(events: Path, reference: Path | None):
-    from features.customer import References
-    from features.io import read_reference_tables
-
-    folder = reference or (events / "reference" if (events / "reference").is_dir() else None)
-    if folder is None:
-        return References.empty(), None
-    tables = read_reference_tables(folder, ("customers", "partners", "contracts", "offers"))
-    refs = References.from_frames(
-        tables.get("customers"), tables.get("partners"), tables.get("contracts")
-    )
-    return refs, tables.get("offers")
-
-
 def run_build(
     events: Path,
     as_of,
@@ -52,7 +38,7 @@ def run_build(
 ) -> None:
     from features.dataset import DatasetError, build_datasets
     from features.definitions import UNUSED_EVENT_COLUMNS
-    from features.io import load_events
+    from features.io import load_events, load_references
     from features.output import write_datasets
 
     spec = _spec(as_of, horizon, offer_window, active_within)

@@ -82,8 +82,8 @@ def existing_manifest(out: Path, cfg) -> dict | None:
 
 
 def validate(out: Path, step: Steps) -> None:
+    from features.errors import LoyaltyError
     from features.io import read_events
-    from loyalty.errors import LoyaltyError
 
     step("validating the event log against the canonical schema")
     _, report = read_events(out)
@@ -158,9 +158,10 @@ def trained_on(folder: Path, settings) -> dict[str, str]:
 
 def materialize(events: Path, settings, reused: bool, step: Steps) -> None:
     """The latest features into the online store (kept on a rerun over the same ecosystem)."""
+    from features.online_store import FILE_NAME
     from loyalty.commands.features import materialize_features
 
-    store = settings.home / "online_features.db"
+    store = settings.home / FILE_NAME
     if (
         reused
         and store.exists()

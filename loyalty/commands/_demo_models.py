@@ -45,9 +45,9 @@ def apply_policies(events: Path, step: Steps) -> list[str]:
     """Apply every contract policy of the simulation; the same content is not a new version."""
     from rich.markup import escape
 
+    from features.errors import LoyaltyError
     from guardrails.ledger.home import open_policy_store
     from guardrails.policy.validate import validate_file
-    from loyalty.errors import LoyaltyError
     from loyalty.settings import load_settings
 
     files = sorted((events / "policies").glob("*.yaml"))
@@ -100,7 +100,7 @@ def _guarded(fn, *args) -> str:
     """A step's result, or what stopped it (the demo goes on with the other kinds)."""
     from rich.markup import escape
 
-    from loyalty.errors import LoyaltyError
+    from features.errors import LoyaltyError
 
     try:
         return fn(*args)

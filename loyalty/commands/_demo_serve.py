@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.errors import LoyaltyError
 from loyalty.commands._common import console, print_verbatim
-from loyalty.errors import LoyaltyError
 
 READY_TIMEOUT_S = 240.0
 
@@ -107,7 +107,8 @@ def serve_and_replay(settings, events: Path, cfg, step) -> dict:
     """Start the service, replay the last stretch of the log, stop it; the replay report."""
     import json
 
-    from loyalty.commands.replay import ReplayOptions, print_report, run_replay
+    from loyalty.commands.replay import ConsoleProgress, print_report
+    from serving.replay_run import ReplayOptions, run_replay
 
     folder = settings.demo_dir
     tokens = write_tokens(folder)
@@ -118,7 +119,7 @@ def serve_and_replay(settings, events: Path, cfg, step) -> dict:
             f"replaying the last {cfg.replay_limit} decision points of the log as the orchestrator"
         )
         opts = ReplayOptions(concurrency=cfg.concurrency, last="14d", limit=cfg.replay_limit)
-        report = run_replay(events, url, tokens.orchestrator, opts)
+        report = run_replay(events, url, tokens.orchestrator, opts, progress=ConsoleProgress())
     console.print("    service stopped")
     print_report(report)
     path = settings.home / "reports" / "demo" / "replay.json"

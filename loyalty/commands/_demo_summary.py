@@ -44,15 +44,16 @@ def registry_aliases(settings) -> dict[str, dict[str, str | None]]:
 
 def ledger_figures(settings) -> dict:
     """Decisions (audit trail), reservations and points per contract (ledger), review queue."""
+    from guardrails.ledger.burn import contract_burn
     from guardrails.ledger.model import Scope
     from loyalty.commands.ledger import open_stores_from_settings
 
     with open_stores_from_settings(write=False) as stores:
         outcomes, contracts = _audit(stores)
-        for scope, status, n, points in stores.ledger.db.run(_reservations, write=False):
-            figures = contracts[Scope.parse(scope).key]
-            figures[f"{status}_n"] += int(n)
-            figures[f"{status}_points"] += int(points or 0)
+        for burn in contract_burn(stores.ledger.db):
+            figures = contracts[Scope.parse(burn.scope).key]
+            figures[f"{burn.status}_n"] += burn.reservations
+            figures[f"{burn.status}_points"] += burn.points
         pending = stores.reviews.list("pending", limit=100_000)
         audit_ok = stores.audit.verify().ok if stores.audit.has_key else None  # no key: no trail
     return {
@@ -75,15 +76,6 @@ def _audit(stores) -> tuple[Counter, dict]:
         outcomes[(body["outcome"], reason)] += 1
         contracts[body["contract_id"]]["decisions"] += 1
     return outcomes, contracts
-
-
-def _reservations(tx) -> list:
-    """(contract x period scope, status, reservations, points) from the ledger's own rows."""
-    return tx.all(
-        "SELECT l.scope, r.status, COUNT(*), SUM(l.amount) FROM reservations r "
-        "JOIN reservation_lines l ON l.reservation_id = r.id "
-        "WHERE l.scope LIKE 'contract:%:%' GROUP BY l.scope, r.status"
-    )
 
 
 def report_files(root: Path) -> list[str]:

@@ -42,12 +42,12 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
     from features.customer import compute_features
     from features.definitions import FEATURE_NAMES, UNUSED_EVENT_COLUMNS
     from features.durations import DurationError, parse_timestamp
-    from features.io import load_events
+    from features.io import load_events, load_references
+    from features.online_store import FILE_NAME, FeatureStoreUnavailableError
     from features.timeline import Timeline
-    from loyalty.commands._dataset_run import load_references
     from loyalty.errors import InputError
     from loyalty.settings import load_settings
-    from serving.feature_store import FILE_NAME, FeatureStoreUnavailableError, write_store
+    from serving.feature_store import write_store
 
     with console.status("reading and validating the event log"):
         log = load_events(events).drop(columns=list(UNUSED_EVENT_COLUMNS))

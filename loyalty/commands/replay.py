@@ -1,32 +1,26 @@
 """``loyalty replay``: stream a stretch of an event log to the decision service as the
-orchestrator would (see ``serving/replay_client.py`` for the client an integrator copies)."""
+orchestrator would (``serving/replay_run.py`` runs it with the client an integrator copies,
+``serving/replay_client.py``); this command parses, draws the progress and prints the report."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.progress import Progress
 
+from features.errors import InputError
 from loyalty.commands._common import console, handle_errors
-from loyalty.errors import InputError
+
+if TYPE_CHECKING:
+    from serving.replay_plan import Plan
 
 TOKEN_ENV = "LOYALTY_REPLAY_TOKEN"
-
-
-@dataclass(frozen=True)
-class ReplayOptions:
-    concurrency: int = 4
-    since: str | None = None
-    until: str | None = None
-    last: str = "7d"
-    limit: int | None = None
-    retries: int = 5
-    redeem_window: str = "30d"
-    timeout_s: float = 30.0
 
 
 def register(app: typer.Typer) -> None:
@@ -70,8 +64,10 @@ def replay(
     token = os.environ.get(token_env)
     if not token:
         raise InputError(f"no bearer token: set {token_env} (an orchestrator-scope token)")
+    from serving.replay_run import ReplayOptions, run_replay
+
     opts = ReplayOptions(concurrency, since, until, last, limit, retries, redeem_window)
-    report = run_replay(events, url, token, opts)
+    report = run_replay(events, url, token, opts, progress=ConsoleProgress())
     print_report(report)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -79,88 +75,27 @@ def replay(
         console.print(f"report: {out}")
 
 
-def run_replay(events: Path, url: str, token: str, opts: ReplayOptions, transport=None) -> dict:
-    """Plan the stretch, check the service answers, replay with progress; the report as a dict."""
-    import asyncio
-    import time
+class ConsoleProgress:
+    """A replay drawn on the console: a status while the log is read, the plan, a progress bar
+    of decisions (``serving.replay_run.ReplayProgress``)."""
 
-    from serving.replay_client import ReplayClient, ReplayError, RetryPolicy
-    from serving.replay_plan import build_plan, load_log
+    def reading(self, events: Path) -> Any:
+        return console.status(f"reading {events}")
 
-    stretch = _stretch(opts)
-    client = ReplayClient(
-        url,
-        token,
-        concurrency=opts.concurrency,
-        retry=RetryPolicy(attempts=opts.retries + 1),
-        redeem_window_s=_days(opts.redeem_window) * 86_400.0,
-        transport=transport,
-        timeout_s=opts.timeout_s,
-    )
-    with console.status(f"reading {events}"):
-        plan = build_plan(load_log(events), stretch, slice_size=max(32, opts.concurrency * 8))
-    console.print(
-        f"replaying {plan.decisions:,} decision points and {plan.events:,} events from "
-        f"{plan.since.isoformat()} to {plan.until.isoformat()} against {url}"
-    )
-    started = time.perf_counter()
-    try:
-        asyncio.run(_run(client, plan))
-    except ReplayError as exc:
-        raise _error(exc, url) from exc
-    wall_s = round(time.perf_counter() - started, 2)
-    return {
-        **client.tally.summary(),
-        **{"url": url, "events_path": str(events), "concurrency": opts.concurrency},
-        **{"since": plan.since.isoformat(), "until": plan.until.isoformat(), "wall_s": wall_s},
-        "decision_ids": sorted(client.tally.decisions),
-        "decision_records": client.tally.decisions,
-    }
+    def planned(self, plan: Plan, url: str) -> None:
+        console.print(
+            f"replaying {plan.decisions:,} decision points and {plan.events:,} events from "
+            f"{plan.since.isoformat()} to {plan.until.isoformat()} against {url}"
+        )
 
+    def not_ready(self, status: int) -> None:
+        console.print(f"[yellow]the service is up but not ready (/readyz {status})[/]")
 
-async def _run(client, plan) -> None:
-    from rich.progress import Progress
-
-    health = await client.ready()
-    if not health["ready"]:
-        console.print(f"[yellow]the service is up but not ready (/readyz {health['status']})[/]")
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("decisions", total=plan.decisions)
-        await client.run(plan.slices, lambda n: bar.advance(task, n))
-
-
-def _error(exc: Exception, url: str) -> InputError:
-    from serving.replay_client import AccessRefusedError
-
-    if isinstance(exc, AccessRefusedError):
-        return InputError(f"the service refused the token: {exc} (use an orchestrator token)")
-    return InputError(f"the service at {url} is unreachable: {exc} (is `loyalty serve` running?)")
-
-
-def _stretch(opts: ReplayOptions):
-    import pandas as pd
-
-    from features.durations import DurationError, parse_timestamp
-    from serving.replay_plan import Stretch
-
-    try:
-        since = parse_timestamp(opts.since) if opts.since else None
-        until = parse_timestamp(opts.until) if opts.until else None
-        last = pd.Timedelta(days=_days(opts.last))
-    except DurationError as exc:
-        raise InputError(str(exc)) from exc
-    if since is not None and until is not None and since >= until:
-        raise InputError(f"--since {opts.since} is not before --until {opts.until}")
-    return Stretch(since, until, last, opts.limit)
-
-
-def _days(text: str) -> float:
-    from features.durations import DurationError, parse_duration
-
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise InputError(str(exc)) from exc
+    @contextmanager
+    def decisions(self, total: int) -> Iterator[Callable[[int], None]]:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("decisions", total=total)
+            yield lambda n: bar.advance(task, n)
 
 
 def print_report(report: dict) -> None:
