@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.commands._dataset_run import load_references
+from loyalty.errors import InputError
 
 app = typer.Typer(help="Online features for the decision service.", no_args_is_help=True)
 
@@ -44,8 +46,6 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
     from features.durations import DurationError, parse_timestamp
     from features.io import load_events
     from features.timeline import Timeline
-    from loyalty.commands._dataset_run import load_references
-    from loyalty.errors import InputError
     from loyalty.settings import load_settings
     from serving.feature_store import FILE_NAME, FeatureStoreUnavailableError, write_store
 

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import handle_errors
+from loyalty.errors import InputError, LoyaltyError
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +34,6 @@ def serve(
     or a registry that cannot answer and no last known good models (the service then never
     starts, rather than restarting its workers without end).
     """
-    from loyalty.errors import InputError, LoyaltyError
     from loyalty.settings import load_settings
     from serving.model_set import KINDS, missing_champions, no_champion
     from serving.startup import REFUSAL_ENV
