@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.dealers import dealer_mix
 from features.definitions import FEATURE_NAMES, NEVER_DAYS, SPECS, UNKNOWN, WINDOWS
 from features.query import Query
 from features.schema import QUALIFYING_ACTIVITY
@@ -221,11 +222,9 @@ def compute_features(
     tl: Timeline, customer_ids, as_of, refs: References | None = None
 ) -> pd.DataFrame:
     """Features of each (customer, as-of) pair, in FEATURE_NAMES order, with typed columns."""
-    from features.dealers import dealer_mix
-
     refs = refs or References.empty()
     ids = np.asarray(customer_ids)
-    q = tl.at(ids, as_of)
+    q = Query.at(tl, ids, as_of)
     s = _streams(tl)
     values = (
         _identity(tl, q, s, ids, refs)

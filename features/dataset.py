@@ -21,6 +21,7 @@ from features.customer import References, compute_features
 from features.definitions import CATEGORICAL, FEATURE_NAMES
 from features.labels import churn_label, offer_sends, redemption_label, risk_label
 from features.offers import NUMERIC, OFFER_COLUMNS, UNKNOWN, as_numbers
+from features.query import Query
 from features.schema import QUALIFYING_ACTIVITY
 from features.timeline import Timeline, to_us
 
@@ -106,7 +107,7 @@ def _population(
     tl: Timeline, t: pd.Timestamp, active_days: float
 ) -> tuple[np.ndarray, dict[str, int]]:
     ids = tl.customers.to_numpy()
-    q = tl.at(ids, t)
+    q = Query.at(tl, ids, t)
     seen = ~np.isnan(q.days_since_first_event())
     closed = q.count(tl.stream("closed", ("account_closed",))) > 0
     recent = q.count(tl.stream("activity", tuple(QUALIFYING_ACTIVITY)), active_days) + q.count(
@@ -131,7 +132,7 @@ def _snapshot_rows(tl, refs, spec, t, end, counts) -> tuple[pd.DataFrame, pd.Dat
     frame["churn"] = churn_label(tl, ids, t_us, spec.horizon_days)
     risk = frame.copy()
     risk["risk"] = risk_label(tl, ids, t_us, spec.horizon_days)
-    confirmed = tl.at(ids, t).count(
+    confirmed = Query.at(tl, ids, t).count(
         tl.stream("confirmed", ("account_flagged",), where=tl.equals("flag_status", "confirmed"))
     )
     return frame, risk[confirmed == 0].drop(columns=["churn"])

@@ -12,14 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.query import Query
 from features.schema import QUALIFYING_ACTIVITY
 from features.timeline import DAY_US, Timeline
 
 
 def _window_count(tl: Timeline, stream, ids, start_us: np.ndarray, days: float) -> np.ndarray:
     """Stream events in (start, start + days] per pair (+1 µs turns "< t" into "<= t")."""
-    upper = tl.at_us(ids, start_us + np.int64(round(days * DAY_US)) + 1).count(stream)
-    lower = tl.at_us(ids, start_us + 1).count(stream)
+    upper = Query.at_us(tl, ids, start_us + np.int64(round(days * DAY_US)) + 1).count(stream)
+    lower = Query.at_us(tl, ids, start_us + 1).count(stream)
     return upper - lower
 
 

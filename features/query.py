@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.timeline import DAY_US, Stream, Timeline, complex_keys, in_order
+from features.timeline import DAY_US, Stream, Timeline, complex_keys, in_order, to_us
 
 
 class Query:
+    @classmethod
+    def at(cls, tl: Timeline, customer_ids, as_of) -> Query:
+        """Queries for (customer, as-of) pairs; unknown customers get neutral answers."""
+        return cls.at_us(tl, customer_ids, to_us(np.atleast_1d(as_of)))
+
+    @classmethod
+    def at_us(cls, tl: Timeline, customer_ids, as_of_us: np.ndarray) -> Query:
+        """Like ``at`` with the as-of times as int64 microseconds since the epoch."""
+        ids = np.asarray(customer_ids)
+        codes = tl.customers.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
+        as_of_us = np.broadcast_to(np.asarray(as_of_us, dtype=np.int64), codes.shape)
+        return cls(tl, codes.astype(np.int64), np.ascontiguousarray(as_of_us))
+
     def __init__(self, timeline: Timeline, codes: np.ndarray, as_of_us: np.ndarray) -> None:
         self.timeline = timeline
         self.codes = codes

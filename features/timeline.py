@@ -16,13 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from features.query import Query
 
 DAY_US = 86_400_000_000
 
@@ -207,16 +203,3 @@ class Timeline:
     def derive(self, name: str, positions: np.ndarray, values: np.ndarray) -> None:
         """Register a derived numeric column known at some (ascending) positions; NaN elsewhere."""
         self._numbers[name] = (positions, values)
-
-    def at(self, customer_ids, as_of) -> Query:
-        """Queries for (customer, as-of) pairs; unknown customers get neutral answers."""
-        return self.at_us(customer_ids, to_us(np.atleast_1d(as_of)))
-
-    def at_us(self, customer_ids, as_of_us: np.ndarray) -> Query:
-        """Like ``at`` with the as-of times as int64 microseconds since the epoch."""
-        from features.query import Query
-
-        ids = np.asarray(customer_ids)
-        codes = self.customers.get_indexer(ids) if len(ids) else np.empty(0, dtype=np.int64)
-        as_of_us = np.broadcast_to(np.asarray(as_of_us, dtype=np.int64), codes.shape)
-        return Query(self, codes.astype(np.int64), np.ascontiguousarray(as_of_us))

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cel
+
 from guardrails.decision import (
     Candidate,
     ContactState,
@@ -30,6 +32,7 @@ from guardrails.explain import chosen_text, factor_reasons, no_offer_text
 from guardrails.periods import period_key
 from guardrails.policy import rules
 from guardrails.policy.compiled import CompiledOffer, CompiledPolicy
+from guardrails.policy.expressions import customer_map
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +129,6 @@ def _contract_level(cp, features, request, state, scores, now, partner):
 
 
 def _cel_context(cp, features, request, scores, now) -> Any:
-    import cel
-
-    from guardrails.policy.expressions import customer_map
-
     variables = {
         "customer": customer_map(features, cp.features, cp.catalogue),
         "request": {

@@ -1,7 +1,7 @@
 """The ``loyalty`` console script: thin commands that call into the product packages.
 
-Heavy libraries (pandas, mlflow, evidently, shap) are imported inside the commands so that
-``loyalty --help`` stays instant.
+Our packages and heavy libraries (pandas, mlflow, evidently, shap) are imported inside the
+commands so that ``loyalty --help`` stays instant; the rest imports at the top of each module.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ import os
 import signal
 import subprocess
 
+import psutil
+
 
 def stop_tree(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
     """SIGTERM to the process group and every descendant, then SIGKILL to the survivors."""
-    import psutil
-
     if proc.poll() is not None:
         return
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
 
 from models.package import ModelPackage
 
@@ -24,9 +26,6 @@ class PackagedModel(mlflow.pyfunc.PythonModel):
 
 def signature_for(package: ModelPackage):
     """Strings for categories, longs for counts, doubles for the rest (as in the contract)."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
     kinds = {"category": "string", "int": "long"}
     inputs = Schema(
         [ColSpec(kinds.get(f["dtype"], "double"), f["name"]) for f in package.contract.features]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,8 +97,6 @@ def _cached_package(client, name: str, version: int, cache_dir: Path) -> Path:
     target = cache_dir / name / str(version)
     if (target / "package.json").exists():
         return target
-    import shutil
-    import tempfile
 
     import mlflow.artifacts
 

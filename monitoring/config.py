@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.errors import InputError
@@ -156,8 +157,6 @@ def load_config(path: Path | None = None) -> MonitoringConfig:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
     try:
         body = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pandas as pd
 
 from features.errors import InputError
 from monitoring.config import DriftConfig
+from monitoring.stattest import register
 
 VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 DRIFTED_COUNT = "evidently:metric_v2:DriftedColumnsCount"
@@ -109,13 +111,9 @@ def run_report(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpec, 
     ~0.1 s a column: the share test and the prediction test still run as report tests, and each
     feature's score and verdict come from the same Evidently stattest the metric would call.
     """
-    import warnings
-
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
     from evidently.tests import lt
-
-    from monitoring.stattest import register
 
     register()  # the product's default method, psi_quantile, is a stattest of our own
     numerical = [*spec.numerical, *([spec.prediction] if spec.prediction else [])]

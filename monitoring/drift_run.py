@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from features.contract import FeatureContract
 from features.errors import InputError
@@ -36,7 +37,6 @@ def split_types(contract: FeatureContract) -> tuple[list[str], list[str]]:
 def _schema_types(path: Path, names: list[str]) -> tuple[list[str], list[str]]:
     """Types from the Parquet schema: numbers are numerical, text, dictionary and booleans
     categorical, timestamps are left out."""
-    import pyarrow as pa
     import pyarrow.dataset as ds
 
     schema = ds.dataset(str(path), format="parquet").schema

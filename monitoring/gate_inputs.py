@@ -12,8 +12,13 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InputError
+from guardrails.ledger.home import open_policy_store
+from guardrails.policy.store import compile_active
 from models.package import ModelPackage
+from models.registry import RegistryError, load_by_alias
+from models.specs import spec_for
 from monitoring.gate_result import VersionInfo
+from monitoring.registry import version_by_alias
 from monitoring.tables import kind_data, last_snapshot, read_sample, snapshot_filter
 
 KINDS = ("churn", "propensity", "risk")
@@ -42,9 +47,6 @@ class Model:
 
 def load_model(settings, client, kind: str, alias: str) -> Model | None:
     """The version behind ``alias`` with its package (cached per version), or None."""
-    from models.registry import RegistryError, load_by_alias
-    from monitoring.registry import version_by_alias
-
     name = settings.model_name(kind)
     if version_by_alias(client, name, alias) is None:
         return None
@@ -56,8 +58,6 @@ def load_model(settings, client, kind: str, alias: str) -> Model | None:
 
 
 def label_of(model: Model) -> str:
-    from models.specs import spec_for
-
     return str(model.package.metadata.get("label") or spec_for(model.kind).label)
 
 
@@ -97,9 +97,6 @@ def customer_rows(dataset: Path, max_rows: int, seed: int) -> pd.DataFrame | Non
 
 def active_policies(settings) -> dict:
     """Every contract's active policy, compiled (empty when none was applied)."""
-    from guardrails.ledger.home import open_policy_store
-    from guardrails.policy.store import compile_active
-
     return compile_active(open_policy_store(settings.ledger_database, settings.home))
 
 

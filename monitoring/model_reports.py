@@ -13,7 +13,10 @@ import pandas as pd
 from features.errors import InputError
 from monitoring import registry
 from monitoring.config import MonitoringConfig
+from monitoring.drift import stamp_html, write_report
+from monitoring.drift_run import model_drift, reference_from_frame
 from monitoring.gate_inputs import Model, label_of, load_model
+from monitoring.quality import by_window, classification_report
 from monitoring.tables import kind_data, read_sample
 
 
@@ -39,9 +42,6 @@ def drift_report(
 ) -> dict:
     """Features plus prediction drift of ``model`` on ``current``; written to ``out`` and
     logged against the model version. The reference defaults to the logged sample."""
-    from monitoring.drift import write_report
-    from monitoring.drift_run import model_drift, reference_from_frame
-
     cfg = config.drift
     if reference is None:
         logged = registry.reference_sample(client, model.run_id)
@@ -71,9 +71,6 @@ def quality_report(
 ) -> dict:
     """AUC and calibration of ``model`` per labelled window of the dataset, oldest first, with
     Evidently's classification report on the latest window (the one before it as reference)."""
-    from monitoring.drift import stamp_html
-    from monitoring.quality import classification_report
-
     frame, windows = scored_windows(model, dataset, config)
     scored = [w for w in windows if w["scored"]]
     latest = frame[frame["snapshot"] == pd.Timestamp(scored[-1]["window"])]
@@ -100,8 +97,6 @@ def quality_report(
 
 def scored_windows(model: Model, dataset: Path, config: MonitoringConfig):
     """(snapshot, target, prediction) of every labelled row, and the metrics per window."""
-    from monitoring.quality import by_window
-
     path = kind_data(dataset, model.kind)
     label = label_of(model)
     rows = read_sample(path, ["snapshot", *model.package.feature_names, label], None, 0).frame

@@ -19,6 +19,8 @@ from pathlib import Path
 from features.errors import InputError
 from monitoring.config import MonitoringConfig
 from monitoring.gate_inputs import KINDS, load_model
+from monitoring.index_page import run_page, top_page, trend_plots
+from monitoring.model_reports import drift_report, quality_report
 from monitoring.tables import kind_data, last_snapshot, snapshot_filter
 
 RUN_FILE = "monitor.json"
@@ -43,8 +45,6 @@ def new_folder(root: Path, now: dt.datetime) -> Path:
 def run_monitor(settings, client, dataset: Path, config: MonitoringConfig, report) -> dict:
     """Drift (last snapshot vs the champion's reference) and quality (every window) of each
     champion; returns the run's summary, also written as ``monitor.json``."""
-    from monitoring.model_reports import drift_report, quality_report
-
     champions = {kind: load_model(settings, client, kind, "champion") for kind in KINDS}
     if all(c is None for c in champions.values()):
         raise InputError("no model has a champion: nothing to monitor (`loyalty promote`)")
@@ -117,8 +117,6 @@ def history(root: Path) -> list[dict]:
 
 def write_index(root: Path, folder: Path) -> list[Path]:
     """Trend plots in ``folder``, its index.html, and the top-level index.html."""
-    from monitoring.index_page import run_page, top_page, trend_plots
-
     runs = history(root)
     plots = trend_plots(runs, HEADLINES, folder)
     current = next(r for r in runs if r["folder"] == folder.name)

@@ -7,6 +7,8 @@ the one logged when the model was trained. The Evidently classification report i
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
@@ -60,8 +62,6 @@ def by_window(
 def classification_report(current: pd.DataFrame, reference: pd.DataFrame | None):
     """Evidently's classification preset on frames with ``target`` (0/1) and ``prediction``
     (probability) columns; the reference window, when given, is shown beside the current."""
-    import warnings
-
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
 

@@ -30,6 +30,9 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InputError
+from guardrails.audit import AuditTrail
+from guardrails.ledger.connect import open_database
+from guardrails.ledger.db import sqlite_path
 
 COLUMNS = (
     "scored_at",
@@ -75,9 +78,6 @@ def _version(text: str) -> int:
 
 def read_audit(url: str, kind: str) -> pd.DataFrame | None:
     """Shadow rows from the audit trail at ``url`` (None when there is no trail yet)."""
-    from guardrails.audit import AuditTrail
-    from guardrails.ledger.db import open_database, sqlite_path
-
     if url.startswith("sqlite:") and not sqlite_path(url).exists():
         return None
     try:

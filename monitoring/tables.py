@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from features.contract import FeatureContract
 from features.errors import InputError
@@ -123,8 +124,6 @@ def kind_data(dataset: Path, kind: str) -> Path:
 
 def last_snapshot(path: Path) -> pd.Timestamp:
     """The latest ``snapshot`` of a dataset kind's rows (the most recent labelled window)."""
-    import pyarrow.compute as pc
-
     data = _dataset(path)
     if "snapshot" not in data.schema.names:
         raise InputError(f"{path}: no snapshot column (not a dataset written by the builder)")

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from features.errors import ConflictError, InvalidInputError, NotFoundError
+from guardrails.audit import AuditRecord
+from guardrails.review import ReviewSettledError
 from serving.auth import Principal
 from serving.core import DecisionCore
+from serving.inputs import check_events
 from serving.operations import prior_decision
 
 
@@ -51,8 +54,6 @@ def commit(core: DecisionCore, decision_id: str, who: Principal | None = None) -
 def cancel(core: DecisionCore, decision_id: str, reason: str | None, who=None) -> dict:
     """Release a hold or reverse a commit; a pending review is rejected with it. A review that
     a reviewer resolves between the read and the reject is a ReviewSettledError (409)."""
-    from guardrails.review import ReviewSettledError
-
     response = _visible(core, decision_id, who)
     why = reason or "cancelled by the orchestrator"
     state = "nothing reserved"
@@ -72,8 +73,6 @@ def cancel(core: DecisionCore, decision_id: str, reason: str | None, who=None) -
 
 
 def _trail(core, response: dict, event: str, outcome: str, who, note: str | None = None) -> None:
-    from guardrails.audit import AuditRecord
-
     core.stores.audit.append(
         AuditRecord(
             decision_id=response["decision_id"],
@@ -90,8 +89,6 @@ def _trail(core, response: dict, event: str, outcome: str, who, note: str | None
 def intake(core: DecisionCore, events: list[dict]) -> dict:
     """Store the events (idempotent by event id) once every one passes the schema's rules;
     a refused batch stores nothing."""
-    from serving.inputs import check_events
-
     problems = check_events(events)
     if problems:
         raise InvalidInputError("events break the event schema; none was stored", problems)

@@ -8,7 +8,6 @@ Output goes to a hidden sibling folder and is moved into place only when complet
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pyarrow.dataset as ds
 
 from features.atomic import atomic_folder
 from features.io import read_reference_tables
+from models.registry import load_by_alias
 from serving.batch import (
     OFFER_COLUMNS,
     BatchModel,
@@ -43,8 +43,6 @@ def load_batch_models(
 ) -> dict[str, BatchModel]:
     """Each kind's packaged model behind ``alias``; an unknown alias fails (``RegistryError``)
     before any work."""
-    from models.registry import load_by_alias  # MLflow: imported only when models are loaded
-
     models = {}
     for kind in kinds:
         name = settings.model_name(kind)
@@ -64,15 +62,6 @@ def load_offers(path: Path | None) -> pd.DataFrame | None:
         return candidate_offers(tables["offers"], tables.get("contracts"))
     except ValueError as exc:
         raise BatchInputError(f"{path}: {exc}") from exc
-
-
-def engine_start(engine: str) -> contextlib.AbstractContextManager:
-    """Spark starts (``local``: nothing) while the caller loads the offers and models."""
-    if engine != "spark":
-        return contextlib.nullcontext()
-    from serving.spark_batch import SparkStart  # PySpark: imported only for the Spark engine
-
-    return SparkStart()
 
 
 @dataclass

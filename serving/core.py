@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from features.errors import InvalidInputError, NotFoundError, UnavailableError
+from features.online_store import FeatureStoreUnavailableError
+from guardrails.ledger.home import import_legacy_files
+from guardrails.policy.store import PolicyStore, compile_active
+from serving import decide
 from serving.clock import check_allowed, pinned, pinned_start
 from serving.environment import apply_defaults
+from serving.feature_store import open_store
+from serving.inputs import check_overrides
+from serving.metrics import Metrics
 from serving.model_set import ModelSet, load_models
 from serving.settings import ServiceSettings, open_guardrail_stores
+from serving.state import OnlineState
 
 log = logging.getLogger("loyalty.serving")
 
@@ -28,11 +36,6 @@ class DecisionCore:
     def __init__(
         self, settings: ServiceSettings | None = None, clock: Callable[[], float] = time.time
     ) -> None:
-        from guardrails.ledger.home import import_legacy_files
-        from guardrails.policy.store import PolicyStore
-        from serving.metrics import Metrics
-        from serving.state import OnlineState
-
         apply_defaults()
         self.settings = settings or ServiceSettings()
         s = self.settings
@@ -61,15 +64,10 @@ class DecisionCore:
         return load_models(s.tracking_uri, names, s.model_cache_dir, shadow=s.shadow)
 
     def _compile_policies(self):
-        from guardrails.policy.store import compile_active
-
         return compile_active(self.policy_store)
 
     def _open_features(self):
         """The configured online store (embedded file or Redis); None until materialised."""
-        from features.online_store import FeatureStoreUnavailableError
-        from serving.feature_store import open_store
-
         try:
             return open_store(self.settings)
         except (FileNotFoundError, FeatureStoreUnavailableError) as exc:
@@ -153,10 +151,6 @@ class DecisionCore:
     def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
         """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
         ones, each checked against the feature contract."""
-        from features.online_store import FeatureStoreUnavailableError
-        from serving.decide import customer_rows
-        from serving.inputs import check_overrides
-
         store = self.features
         if store is None:
             raise UnavailableError("no online feature store: run `loyalty features materialize`")
@@ -174,7 +168,7 @@ class DecisionCore:
         for cid, extra in zip(ids, overrides, strict=True):
             if cid not in stored and not set(names) <= set(extra or {}):
                 raise NotFoundError(f"unknown customer {cid!r}: no materialized features")
-        return customer_rows(stored, ids, overrides, names)
+        return decide.customer_rows(stored, ids, overrides, names)
 
     def close(self) -> None:
         self.stores.close()

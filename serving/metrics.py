@@ -13,6 +13,8 @@ from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from serving.inputs import event_time
+
 UNKNOWN, NO_PARTNER = "unknown", "none"
 
 
@@ -105,8 +107,6 @@ class Metrics:
 
     def intake(self, events: Iterable[Mapping[str, Any]], now: float, known: frozenset[str]):
         """Count the events dated after ``now`` (their receipt), per partner label."""
-        from serving.inputs import event_time
-
         ahead: Tally[str] = Tally()
         for e in events:
             if event_time(e["occurred_at"]).timestamp() > now:

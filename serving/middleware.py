@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
 
+from serving.auth import AuthError, authorize, load_tokens
+from serving.openapi import JSON_ROUTES, complete_spec
+from serving.settings import ServiceSettings
+
 if TYPE_CHECKING:
     from serving.auth import Principal
 
@@ -21,7 +25,6 @@ Tokens = list[tuple[bytes, "Principal"]]
 
 log = logging.getLogger("loyalty.serving")
 
-JSON_ROUTES = frozenset({"/score", "/explain", "/decide", "/events"})
 DOCS_PATH = "/docs.json"
 
 
@@ -36,7 +39,6 @@ class AuthMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        from serving.auth import AuthError, authorize
 
         tokens = self._tokens
         if tokens is None:
@@ -54,9 +56,6 @@ class AuthMiddleware:
 
 
 def _settings_tokens():
-    from serving.auth import load_tokens
-    from serving.settings import ServiceSettings
-
     s = ServiceSettings()
     return load_tokens(s.tokens.get_secret_value() if s.tokens else None, s.tokens_file)
 
@@ -75,8 +74,6 @@ class BodyLimitMiddleware:
     @property
     def max_bytes(self) -> int:
         if self._max is None:
-            from serving.settings import ServiceSettings
-
             self._max = ServiceSettings().max_body_bytes
         return self._max
 
@@ -161,8 +158,6 @@ class DocsMiddleware:
         await self.app(scope, receive, collect)
         body = b"".join(parts)
         if start.get("status") == 200:
-            from serving.openapi import complete_spec
-
             body = json.dumps(complete_spec(json.loads(body))).encode()
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         headers.append((b"content-length", str(len(body)).encode()))

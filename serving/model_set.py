@@ -19,13 +19,10 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from models.aliases import CHALLENGER, CHAMPION, embedded_aliases
-
-if TYPE_CHECKING:
-    from models.package import ModelPackage
-    from models.registry import LoadedModel
+from models.package import ModelPackage
+from models.registry import LoadedModel, RegistryError, load_by_alias, resolve_alias
 
 KINDS = ("churn", "propensity", "risk")
 _RECORD = "serving.json"
@@ -90,8 +87,6 @@ def load_models(
     """Champions (and challengers) from the registry; the recorded last known good set when
     the registry cannot answer. ``CannotServeError`` when the registry says a kind has no
     champion, or when it cannot answer and nothing was recorded."""
-    from models.registry import load_by_alias
-
     try:
         missing = _without_champion(tracking_uri, names)  # before any package is fetched
         champions = {} if missing else {
@@ -139,8 +134,6 @@ def _without_champion(tracking_uri: str, names: dict[str, str]) -> list[str]:
     failure (an outage) is raised."""
     from mlflow import MlflowClient
 
-    from models.registry import RegistryError, resolve_alias
-
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     missing = []
     for kind in KINDS:
@@ -155,8 +148,6 @@ def _without_champion(tracking_uri: str, names: dict[str, str]) -> list[str]:
 
 def _first_line(exc: BaseException) -> str:
     """The error in one line: the registry client's own (a RegistryError wraps it)."""
-    from models.registry import RegistryError
-
     if isinstance(exc, RegistryError) and exc.__cause__ is not None:
         exc = exc.__cause__
     text = str(exc).strip().splitlines()
@@ -174,9 +165,6 @@ def _write_record(cache_dir: Path, champions: dict[str, LoadedModel]) -> None:
 
 
 def _from_record(cache_dir: Path) -> dict[str, LoadedModel] | None:
-    from models.package import ModelPackage
-    from models.registry import LoadedModel
-
     record = cache_dir / _RECORD
     if not record.exists():
         return None

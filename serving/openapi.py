@@ -16,12 +16,13 @@ from importlib import metadata
 from typing import Any
 
 from serving.auth import required_scopes
-from serving.middleware import JSON_ROUTES
 
 SCHEME = "bearer"
 PACKAGE = "loyalty-decisioning"
 REFUSAL = "Refusal"
 METHODS = ("get", "post", "put", "patch", "delete")
+# The BentoML APIs that take a JSON body (BodyLimitMiddleware refuses other media types).
+JSON_ROUTES = frozenset({"/score", "/explain", "/decide", "/events"})
 
 # The refusals each route's own work can end in (the table in serving.errors gives the status).
 ROUTE_STATUSES: dict[str, tuple[int, ...]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 
 from features.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
@@ -26,8 +27,11 @@ from guardrails.engine import (
     check_current_period,
     guard,
 )
+from guardrails.ledger import LedgerError
+from guardrails.review import ReviewError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
+from serving.inputs import as_utc, time_problem
 from serving.records import build_response, record_decision
 from serving.schemas import DecideRequest, ScoreRequest
 
@@ -168,11 +172,6 @@ def _drop_unrecorded_hold(core, first: dict, guarded: GuardedDecision) -> None:
     """This copy of a raced request took the key's hold, but the answer recorded first names
     none (it decided without an offer, e.g. because this hold used the budget): give the hold
     back now instead of leaving it held, by no decision, until its TTL."""
-    import logging
-
-    from guardrails.ledger import LedgerError
-    from guardrails.review import ReviewError
-
     hold = guarded.hold
     if hold is None or not hold.ok:
         return
@@ -198,8 +197,6 @@ def _replay(prior: dict, payload_digest: str, key: str) -> dict:
 def _decision_time(core: DecisionCore, req: DecideRequest) -> dt.datetime:
     """The request's time in UTC (default now), refused when out of the range the contact
     windows and budget periods can compute with (docs/service.md)."""
-    from serving.inputs import as_utc, time_problem
-
     if req.time is None:
         return dt.datetime.fromtimestamp(core.clock(), dt.UTC)
     problem = time_problem("time", req.time)

@@ -16,10 +16,15 @@ import anyio.to_thread
 import bentoml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from features.errors import NotFoundError
+from serving import actions, operations
+from serving.core import DecisionCore
 from serving.environment import apply_defaults
 from serving.errors import refusal_body, status_of
 from serving.middleware import AuthMiddleware, BodyLimitMiddleware, DocsMiddleware
+from serving.model_set import CannotServeError
 from serving.schemas import (
     EXAMPLE_DECIDE,
     EXAMPLE_EVENTS,
@@ -33,6 +38,8 @@ from serving.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
+from serving.settings import ServiceSettings
+from serving.startup import in_bentoml_worker, refuse
 
 if TYPE_CHECKING:
     from bentoml import Service
@@ -73,8 +80,6 @@ def _describe(exc: BaseException) -> str:
 
 def _client_status(exc: BaseException | None) -> int | None:
     """The 4xx status an exception answers with, else None."""
-    from pydantic import ValidationError
-
     if exc is None:
         return None
     if isinstance(exc, ValidationError):
@@ -111,8 +116,6 @@ def _follow_bentoml_log_level() -> None:
     lines (a refusal, a client gone mid-body, a model swap) vanished; unless configured, the
     ``loyalty`` loggers take BentoML's level (INFO; ERROR with --quiet, DEBUG with --debug) in
     a BentoML worker; an embedding application (or a test) keeps its own configuration."""
-    from serving.startup import in_bentoml_worker
-
     ours = logging.getLogger("loyalty")
     if in_bentoml_worker() and ours.level == logging.NOTSET:
         ours.setLevel(logging.getLogger("bentoml").getEffectiveLevel())
@@ -129,11 +132,6 @@ class DecisionService:
     """Loads models, policies and stores once per worker; polls for alias moves."""
 
     def __init__(self) -> None:
-        from serving.core import DecisionCore
-        from serving.model_set import CannotServeError
-        from serving.settings import ServiceSettings
-        from serving.startup import refuse
-
         _follow_bentoml_log_level()
         try:
             self.core = DecisionCore(ServiceSettings())  # built once, here, at the edge
@@ -174,8 +172,6 @@ class DecisionService:
         return self._score({**req, "explain": True})
 
     def _score(self, req: dict) -> ScoreResponse | JSONResponse:
-        from serving import operations
-
         try:
             return ScoreResponse(**operations.score(self.core, ScoreRequest(**req)))
         except Exception as exc:
@@ -184,8 +180,6 @@ class DecisionService:
     @bentoml.api(route="/decide", input_spec=DecideRequest, output_spec=DecideResponse)
     async def decide(self, ctx: bentoml.Context, **req) -> DecideResponse | JSONResponse:
         """The decision for one customer under one contract (idempotent by key)."""
-        from serving import operations
-
         who = _principal(ctx)
         body = DecideRequest(**req)
         try:
@@ -207,8 +201,6 @@ class DecisionService:
     @bentoml.api(route="/events", input_spec=EventsRequest, output_spec=EventsResponse)
     async def events(self, **req) -> EventsResponse | JSONResponse:
         """Consent changes, sends, declines and redemptions, applied before the next decision."""
-        from serving import actions
-
         body = EventsRequest(**req)
         try:
             return EventsResponse(
@@ -225,8 +217,6 @@ class DecisionService:
     # -- path routes on the mounted app ---------------------------------------------------------
     @routes.get("/decisions/{decision_id}")
     def get_decision(self, decision_id: str, request: Request):
-        from serving import actions
-
         try:
             return actions.get_decision(self.core, decision_id, _principal(request))
         except Exception as exc:
@@ -234,8 +224,6 @@ class DecisionService:
 
     @routes.post("/decisions/{decision_id}/commit")
     def commit(self, decision_id: str, request: Request):
-        from serving import actions
-
         try:
             return actions.commit(self.core, decision_id, _principal(request))
         except Exception as exc:
@@ -243,8 +231,6 @@ class DecisionService:
 
     @routes.post("/decisions/{decision_id}/cancel")
     def cancel(self, decision_id: str, request: Request, body: ActionRequest | None = None):
-        from serving import actions
-
         try:
             reason = body.reason if body else None
             return actions.cancel(self.core, decision_id, reason, _principal(request))
@@ -253,8 +239,6 @@ class DecisionService:
 
     @routes.get("/reviews")
     def reviews(self, status: str = "pending"):
-        from serving import actions
-
         try:
             return actions.review_list(self.core, None if status == "all" else status)
         except Exception as exc:
@@ -262,9 +246,6 @@ class DecisionService:
 
     @routes.post("/reviews/{review_id}/{verdict}")
     def resolve(self, review_id: str, verdict: str, body: ReviewAction):
-        from features.errors import NotFoundError
-        from serving import actions
-
         try:
             if verdict not in ("approve", "reject"):
                 raise NotFoundError(f"no verdict {verdict!r}: approve or reject")

@@ -12,6 +12,7 @@ executors see the same paths.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+from pyarrow import fs
 
 from features.atomic import atomic_folder
 from models.package import ModelPackage
@@ -102,6 +105,11 @@ class SparkStart:
         self._scratch.cleanup()
 
 
+def engine_start(engine: str) -> contextlib.AbstractContextManager:
+    """Spark starts (``local``: nothing) while the caller loads the offers and models."""
+    return SparkStart() if engine == "spark" else contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class Piece:
     """One row group of one input file: the unit of work of a Spark task."""
@@ -146,9 +154,6 @@ def _models(specs: dict[str, tuple[str, int, str]]) -> dict[str, BatchModel]:
 
 def score_piece(job: Job, piece: Piece) -> PieceResult:
     """Read, score and write one row group, chunk by chunk (memory bounded by the chunk)."""
-    import pyarrow.dataset as ds
-    from pyarrow import fs
-
     models = _models(job.specs)
     kinds = [models[k] for k in CUSTOMER_KINDS if k in models]
     fragment = ds.ParquetFileFormat().make_fragment(

@@ -10,7 +10,7 @@ from simulator import activity, lifecycle, rates
 from simulator import config as params
 from simulator.eventlog import CHANNELS, EventColumns, code, to_table
 from simulator.population import PRODUCT_NAMES, Population, draw_population
-from simulator.world import World
+from simulator.world import _PARTNERS, World
 
 SECOND = 1 / 86_400
 _ENROL_CHANNEL = np.array([code(CHANNELS, c) for c in ("dealer", "web", "app", "dealer")], np.int8)
@@ -18,8 +18,6 @@ _ENROL_CHANNEL = np.array([code(CHANNELS, c) for c in ("dealer", "web", "app", "
 
 def dictionaries(world: World) -> dict[str, tuple[str, ...]]:
     """Labels for the coded columns; codes are positions in these tuples."""
-    from simulator.world import _PARTNERS
-
     dealers = tuple(f"{p[0]}-D{d:03d}" for p in _PARTNERS for d in range(p[3]))
     return {
         "partner_id": tuple(p[0] for p in _PARTNERS),
@@ -31,8 +29,6 @@ def dictionaries(world: World) -> dict[str, tuple[str, ...]]:
 
 
 def _dealer_offsets() -> np.ndarray:
-    from simulator.world import _PARTNERS
-
     return np.r_[0, np.cumsum([p[3] for p in _PARTNERS])[:-1]].astype(np.int16)
 
 

@@ -29,6 +29,7 @@ from features.errors import InputError
 from simulator import config as params
 from simulator import rates
 from simulator.population import Population
+from simulator.run import config_from_manifest
 from simulator.world import World, build_world
 
 WITHDRAWAL_RATE = params.CONSENT_WITHDRAWALS_PER_YEAR / 365
@@ -51,7 +52,6 @@ class Truth:
             raise InputError(
                 f"{sim_dir} holds no simulator truth (manifest.json, truth/customers.parquet)"
             )
-        from simulator.run import config_from_manifest
 
         world = build_world(config_from_manifest(json.loads(manifest_path.read_text())))
         return cls.from_frame(world, pd.read_parquet(frame_path))

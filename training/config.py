@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from features.errors import InputError
@@ -55,7 +56,6 @@ class TrainConfig(_Strict):
 def load_config(path: Path | None) -> TrainConfig:
     if path is None:
         return TrainConfig()
-    import yaml
 
     if not path.exists():
         raise InputError(f"training config {path} does not exist")

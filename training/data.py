@@ -6,6 +6,7 @@ minutes of fitting and before anything is logged or registered.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +99,6 @@ def _binary_label(frame: pd.DataFrame, spec: ModelSpec, folder: Path) -> np.ndar
 def dataset_fingerprint(dataset: Path, kind: str) -> str:
     """A short digest of a kind's training set (its contract and the build summary), so a
     rerun can tell whether a registered model was trained on exactly these rows."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in (dataset / kind / "feature_contract.json", dataset / "summary.json"):
         digest.update(path.read_bytes() if path.exists() else b"-")

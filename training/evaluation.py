@@ -10,6 +10,7 @@ import pandas as pd
 
 from models.package import ModelPackage
 from models.specs import ModelSpec
+from training import plots
 from training.metrics import evaluate
 
 ID_COLUMNS = ("customer_id", "send_event_id")
@@ -49,8 +50,6 @@ def write_plots(
     scores: dict[str, np.ndarray],
     shap_inputs: tuple[np.ndarray, pd.DataFrame] | None,
 ) -> list[Path]:
-    from training import plots
-
     folder.mkdir(parents=True, exist_ok=True)
     out = [
         plots.roc_plot(label, scores, f"{kind}: ROC (holdout)", folder / "roc.png"),

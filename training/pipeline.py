@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from features.errors import InputError
 from models.package import feature_matrix
@@ -20,6 +21,7 @@ from training.config import TrainConfig
 from training.data import TrainingSet, check_split_sizes, load_training_set
 from training.fit import calibrated_package, fit_booster, fit_threads, lgb_params, trim
 from training.split import Split, SplitError, time_split
+from training.tune import tune
 
 Report = Callable[[str], None]
 
@@ -104,10 +106,6 @@ def fit(prepared: Prepared, kind: str, config: TrainConfig, report: Report):
 
 
 def _tune(params, data, train, stop, spec, config: TrainConfig, report: Report):
-    from sklearn.metrics import roc_auc_score
-
-    from training.tune import tune
-
     report(f"{spec.kind}: hyperparameter search (budget {config.tune.time_budget_s:.0f} s)")
 
     def fit_and_score(candidate: dict) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +75,6 @@ def shap_summary_plot(
     The beeswarm's jitter and draw order come from a generator seeded with ``seed``, never from
     NumPy's global random state: the same inputs give the same image.
     """
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import shap

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 
@@ -108,8 +109,6 @@ def _plots(folder, kind, label, curves, package, data, holdout, config) -> None:
 
 
 def _log_and_register(client, folder, prepared, package, params, metrics, target):
-    import mlflow
-
     kind = prepared.data.kind
     name = target.model_name(kind)
     experiment_id = tracking.experiment(client, f"loyalty-{kind}", target.artifacts_dir)

@@ -6,12 +6,17 @@ version gets the ``challenger`` alias and never ``champion`` (the promotion gate
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import mlflow
+from mlflow import MlflowClient
+
 from features.errors import LoyaltyError
 from models.aliases import CHALLENGER
+from models.pyfunc import PackagedModel, signature_for
 from models.registry import fail_fast
 
 
@@ -29,9 +34,6 @@ class Registration:
 
 def connect(tracking_uri: str):
     """A client for the tracking store and registry, checked to answer before any work."""
-    import mlflow
-    from mlflow import MlflowClient
-
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri)
@@ -67,8 +69,6 @@ def pip_requirements() -> list[str]:
 
 def code_version() -> str:
     """The package version plus the git commit when run from a checkout."""
-    import subprocess
-
     version = metadata.version("loyalty-decisioning")
     try:
         sha = subprocess.run(
@@ -86,10 +86,6 @@ def code_version() -> str:
 
 def log_packaged_model(package, package_dir: Path, example, registered_name: str):
     """Log the pyfunc (package files as artifacts) and register it; returns the version."""
-    import mlflow
-
-    from models.pyfunc import PackagedModel, signature_for
-
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=PackagedModel(),

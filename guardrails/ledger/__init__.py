@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from guardrails.ledger.base import Ledger
-from guardrails.ledger.db import Database, open_database
+from guardrails.ledger.connect import open_database
+from guardrails.ledger.db import Database
 from guardrails.ledger.model import (
     Balance,
     IdempotencyConflictError,
@@ -28,9 +28,8 @@ from guardrails.ledger.model import (
     decision_lines,
     period_key,
 )
-
-if TYPE_CHECKING:
-    from guardrails.ledger.sql_ledger import SqlLedger
+from guardrails.ledger.postgres_ledger import PostgresLedger
+from guardrails.ledger.sql_ledger import SqlLedger
 
 __all__ = [
     "Balance",
@@ -57,10 +56,7 @@ __all__ = [
 def ledger_for(db: Database, clock: Callable[[], float] = time.time) -> SqlLedger:
     """The ledger implementation that fits an open database."""
     if db.dialect == "postgresql":
-        from guardrails.ledger.postgres_ledger import PostgresLedger
-
         return PostgresLedger(db, clock)
-    from guardrails.ledger.sql_ledger import SqlLedger
 
     return SqlLedger(db, clock)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from guardrails.intake import LEGACY_FILE_NAME as LEGACY_STATE
 from guardrails.intake import import_legacy_events
-from guardrails.ledger.db import Database, open_database
+from guardrails.ledger.connect import open_database
+from guardrails.ledger.db import Database
 from guardrails.ledger.model import LedgerError
 from guardrails.policy.store import LEGACY_FILE_NAME as LEGACY_POLICIES
 from guardrails.policy.store import PolicyStore, import_legacy_policies

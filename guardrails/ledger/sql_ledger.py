@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from guardrails.ledger import reconcile as reconciliation
 from guardrails.ledger import sql_ops as ops
 from guardrails.ledger.base import Ledger
 from guardrails.ledger.db import Database, Tx, in_list
@@ -276,6 +277,4 @@ class SqlLedger(Ledger):
         return {s: Balance(s, ScopeKind(k), p, lim, int(r), int(c)) for s, k, p, lim, r, c in rows}
 
     def reconcile(self) -> list[str]:
-        from guardrails.ledger.reconcile import reconcile
-
-        return reconcile(self.db)
+        return reconciliation.reconcile(self.db)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from guardrails.audit import AuditTrail, Pseudonymizer, resolve_key
 from guardrails.ledger import ledger_for, open_database
+from guardrails.review import ReviewQueue
 
 if TYPE_CHECKING:
-    from guardrails.audit import AuditTrail, Pseudonymizer
     from guardrails.ledger.sql_ledger import SqlLedger
-    from guardrails.review import ReviewQueue
 
 
 @dataclass
@@ -47,9 +47,6 @@ def open_stores(
     clock: Callable[[], float] = time.time,
 ) -> Stores:
     """Connect (schema migrated) and wire the ledger, audit trail and review queue."""
-    from guardrails.audit import AuditTrail, Pseudonymizer
-    from guardrails.review import ReviewQueue
-
     ledger = ledger_for(open_database(url), clock)
     pseudo = Pseudonymizer(pseudonym_key) if pseudonym_key else None
     audit = AuditTrail(ledger.db, audit_key, pseudo)
@@ -67,8 +64,6 @@ def open_stores_with_keys(
 ) -> Stores:
     """As ``open_stores``, each key from its secret when one is given, else from its key file in
     ``keys_dir`` (``audit.key``, ``pseudonym.key``), created (0600) only with ``create_keys``."""
-    from guardrails.audit import resolve_key
-
     audit = resolve_key(audit_secret, keys_dir / "audit.key", create=create_keys)
     pseudo = resolve_key(pseudonym_secret, keys_dir / "pseudonym.key", create=create_keys)
     return open_stores(url, audit_key=audit, pseudonym_key=pseudo, clock=clock)

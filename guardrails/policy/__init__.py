@@ -2,7 +2,7 @@
 
     policy = load_policy(path)              # schema + cross-field checks, or PolicyInvalidError
     compiled = compile_policy(policy)       # CEL compiled once; version = content hash
-    decision = compiled.decide(features, request, state, scores, remaining=...)
+    decision = arbitration.decide(compiled, features, request, state, scores, remaining=...)
 
 See docs/policies.md for the format, the rules' order and the expected-value definition.
 """

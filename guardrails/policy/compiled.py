@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import cel
+
 from guardrails.policy.expressions import (
     Expression,
     compile_expression,
@@ -70,12 +72,6 @@ class CompiledPolicy:
     def window(self, channel: str) -> tuple[str, ContactWindow]:
         default = ("contact_policy.max_contacts", self.policy.contact_policy.max_contacts)
         return self.windows.get(channel, default)
-
-    def decide(self, features: Mapping[str, Any], request: Any, state: Any, scores: Any, **kw):
-        """Shorthand for guardrails.arbitration.decide(self, ...)."""
-        from guardrails.arbitration import decide
-
-        return decide(self, features, request, state, scores, **kw)
 
 
 def compile_policy(
@@ -153,8 +149,6 @@ def _trial_issues(
     expressions: list[Expression], offers: tuple[CompiledOffer, ...], catalogue, source: str
 ) -> list[Issue]:
     """Run each expression once on neutral values: type errors show up here, not in service."""
-    import cel
-
     names = tuple(sorted({f for e in expressions for f in e.features}))
     context = cel.Context(
         {

@@ -16,6 +16,7 @@ from typing import Any
 
 import cel
 
+from features.definitions import FEATURES
 from guardrails.policy.issues import Issue
 
 FIELDS = {
@@ -61,8 +62,6 @@ def _first_line(exc: BaseException) -> str:
 
 def default_catalogue() -> dict[str, dict]:
     """The product's customer feature set (features.definitions) as name -> dtype and neutral."""
-    from features.definitions import FEATURES
-
     return {f.name: {"dtype": f.dtype, "neutral": f.neutral} for f in FEATURES}
 
 

@@ -1,1 +1,1 @@
-"""One module per command group; each imports its heavy dependencies inside the command."""
+"""One module per command group; each imports our packages and heavy libraries in the command."""

@@ -6,7 +6,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
+
 from loyalty.commands._common import console
+from loyalty.commands._dataset_run import run_build
+from loyalty.commands._train_run import quiet_mlflow, run_training
+from loyalty.commands.features import materialize_features
 
 # quarterly, so the holdout's season (September) was seen a year earlier in training
 # six quarters: the months judged (June early stopping, September holdout) are training months a
@@ -42,8 +47,6 @@ class Steps:
 
     def __call__(self, text: str) -> None:
         """One line, never wrapped (steps name paths and commands); ``text`` is not markup."""
-        from rich.markup import escape
-
         self.n += 1
         console.print(f"[bold]{self.n}/{self.total}[/] {escape(text)}", soft_wrap=True)
 
@@ -99,7 +102,6 @@ def datasets(cfg: DemoConfig, events: Path, out: Path, reuse: bool, step: Steps)
     if reuse and built_at(out) == list(cfg.snapshots):
         step(f"reusing the training sets in {out}")
         return
-    from loyalty.commands._dataset_run import run_build
 
     step(f"building training sets at {', '.join(cfg.snapshots)} (horizon 90d)")
     run_build(events, list(cfg.snapshots), out, "90d", "14d", "365d", None, True, console)
@@ -116,8 +118,6 @@ def built_at(folder: Path) -> list[str] | None:
 
 def train(folder: Path, settings, step: Steps) -> None:
     """Train the kinds with no challenger or champion built from these exact training sets."""
-    from loyalty.commands._train_run import run_training
-
     found = trained_on(folder, settings)
     missing = [k for k in KINDS if k not in found]
     if found:
@@ -134,8 +134,6 @@ def train(folder: Path, settings, step: Steps) -> None:
 def trained_on(folder: Path, settings) -> dict[str, str]:
     """Per kind, the challenger or champion trained on exactly this dataset (a promoted
     version loses its challenger alias, so both are looked at)."""
-    from loyalty.commands._train_run import quiet_mlflow
-
     uri = settings.tracking_uri
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
         return {}  # no registry yet: nothing to reuse (and do not create one here)
@@ -159,7 +157,6 @@ def trained_on(folder: Path, settings) -> dict[str, str]:
 def materialize(events: Path, settings, reused: bool, step: Steps) -> None:
     """The latest features into the online store (kept on a rerun over the same ecosystem)."""
     from features.online_store import FILE_NAME
-    from loyalty.commands.features import materialize_features
 
     store = settings.home / FILE_NAME
     if (

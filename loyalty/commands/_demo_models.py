@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
 from loyalty.commands._common import console, print_verbatim
 from loyalty.commands._demo_data import KINDS, Steps
+from loyalty.commands._train_run import quiet_mlflow
+from loyalty.commands.promote import checks_table, figure, gate_document, notes
+from loyalty.errors import LoyaltyError
 
 if TYPE_CHECKING:
     from monitoring.gate_rules import Check
@@ -43,9 +48,6 @@ class Governance:
 
 def apply_policies(events: Path, step: Steps) -> list[str]:
     """Apply every contract policy of the simulation; the same content is not a new version."""
-    from rich.markup import escape
-
-    from features.errors import LoyaltyError
     from guardrails.ledger.home import open_policy_store
     from guardrails.policy.validate import validate_file
     from loyalty.settings import load_settings
@@ -70,7 +72,6 @@ def apply_policies(events: Path, step: Steps) -> list[str]:
 
 def govern(settings, datasets: Path, reports: Path, step: Steps, config_path=None) -> Governance:
     """Drift report, then gate (and promotion on pass), for each kind's challenger."""
-    from loyalty.commands._train_run import quiet_mlflow
     from monitoring.config import load_config
     from monitoring.registry import connect
 
@@ -98,10 +99,6 @@ def govern(settings, datasets: Path, reports: Path, step: Steps, config_path=Non
 
 def _guarded(fn, *args) -> str:
     """A step's result, or what stopped it (the demo goes on with the other kinds)."""
-    from rich.markup import escape
-
-    from features.errors import LoyaltyError
-
     try:
         return fn(*args)
     except LoyaltyError as exc:
@@ -165,8 +162,6 @@ def _drift(settings, client, config, kind, datasets: Path, reports: Path, out: G
 
 def _drift_passed(checks: Iterable[Check], found: bool) -> str:
     """Why a gate passed although the drift report found drift: its own checks' figures."""
-    from loyalty.commands.promote import figure
-
     drift = [c for c in checks if c.name.startswith("drift.")]
     if not found or not drift:
         return ""
@@ -180,7 +175,6 @@ def _drift_passed(checks: Iterable[Check], found: bool) -> str:
 
 
 def _gate(settings, client, config, kind, datasets: Path, reports: Path, out: Governance) -> str:
-    from loyalty.commands.promote import checks_table, gate_document, notes
     from monitoring.gate import GateRequest, evaluate
     from monitoring.promotion import act
 

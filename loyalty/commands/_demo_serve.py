@@ -3,6 +3,7 @@ free 127.0.0.1 port, the orchestrator replay against it, and the service stopped
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -16,6 +17,9 @@ from pathlib import Path
 
 from features.errors import LoyaltyError
 from loyalty.commands._common import console, print_verbatim
+from loyalty.commands.replay import ConsoleProgress, print_report
+from loyalty.processes import stop_tree
+from serving.replay_run import ReplayOptions, run_replay
 
 READY_TIMEOUT_S = 240.0
 
@@ -92,8 +96,6 @@ def _wait_ready(proc: subprocess.Popen, url: str, tokens: Tokens, log: Path) -> 
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    from loyalty.processes import stop_tree
-
     stop_tree(proc)
 
 
@@ -105,11 +107,6 @@ def _tail(log: Path) -> str:
 
 def serve_and_replay(settings, events: Path, cfg, step) -> dict:
     """Start the service, replay the last stretch of the log, stop it; the replay report."""
-    import json
-
-    from loyalty.commands.replay import ConsoleProgress, print_report
-    from serving.replay_run import ReplayOptions, run_replay
-
     folder = settings.demo_dir
     tokens = write_tokens(folder)
     step(f"starting `loyalty serve` with demo tokens from {tokens.path} (0600)")

@@ -14,6 +14,8 @@ from rich.text import Text
 
 from loyalty.commands._common import console, print_verbatim, whole
 from loyalty.commands._demo_data import KINDS
+from loyalty.commands._train_run import quiet_mlflow
+from loyalty.commands.ledger import open_stores_from_settings
 
 
 def read_figures(settings) -> dict:
@@ -27,7 +29,6 @@ def read_figures(settings) -> dict:
 
 
 def registry_aliases(settings) -> dict[str, dict[str, str | None]]:
-    from loyalty.commands._train_run import quiet_mlflow
     from monitoring.registry import connect, version_by_alias
 
     quiet_mlflow()
@@ -46,7 +47,6 @@ def ledger_figures(settings) -> dict:
     """Decisions (audit trail), reservations and points per contract (ledger), review queue."""
     from guardrails.ledger.burn import contract_burn
     from guardrails.ledger.model import Scope
-    from loyalty.commands.ledger import open_stores_from_settings
 
     with open_stores_from_settings(write=False) as stores:
         outcomes, contracts = _audit(stores)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -88,10 +91,6 @@ def existing_challengers(dataset: Path, settings) -> dict[str, str]:
 
 def quiet_mlflow() -> None:
     """MLflow's INFO lines and download bars bury the command's own progress: errors only."""
-    import logging
-    import os
-    import warnings
-
     import mlflow  # its import configures its loggers: adjust them after
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from loyalty.commands._common import console, err_console, handle_errors, print_verbatim
+from loyalty.commands.ledger import open_stores_from_settings
+from loyalty.errors import InputError, LoyaltyError
 
 if TYPE_CHECKING:
     from guardrails.audit import Head, Verdict
@@ -19,7 +21,6 @@ app = typer.Typer(help="The audit trail: verify, export, head.", no_args_is_help
 
 def _read_head(path: Path) -> Head:
     from guardrails.audit import Head
-    from loyalty.errors import InputError
 
     try:
         data = json.loads(path.read_text())
@@ -32,8 +33,6 @@ def _verdict(expected: Head | None) -> Verdict:
     """Verify the configured trail; a missing embedded database is an empty trail."""
     from guardrails.audit import verify_rows
     from guardrails.ledger.db import sqlite_path
-    from loyalty.commands.ledger import open_stores_from_settings
-    from loyalty.errors import LoyaltyError
     from loyalty.settings import load_settings
 
     url = load_settings().ledger_database
@@ -90,8 +89,6 @@ def export(
 ) -> None:
     """Write every record (signed fields plus chain hash) to JSON Lines or Parquet."""
     from guardrails.audit.export import FORMATS, export_rows
-    from loyalty.commands.ledger import open_stores_from_settings
-    from loyalty.errors import InputError
 
     if out.suffix not in FORMATS:
         raise InputError(f"unknown export format {out.suffix!r} for {out}: use .jsonl or .parquet")
@@ -111,16 +108,12 @@ def head(
     ] = None,
 ) -> None:
     """Print the chain's head; keep it outside the database to detect truncation later."""
-    from loyalty.commands.ledger import open_stores_from_settings
-
     with open_stores_from_settings(write=False) as stores:
         current = stores.audit.head()
     text = json.dumps(
         current.to_dict() | {"exported_at": datetime.now(UTC).isoformat(timespec="seconds")}
     )
     if out is not None:
-        from loyalty.errors import InputError
-
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text + "\n")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.commands._dataset_run import run_build
 
 app = typer.Typer(help="Build point-in-time training sets.", no_args_is_help=True)
 
@@ -43,6 +44,4 @@ def build(
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
 ) -> None:
     """Write DIR/churn, DIR/propensity, DIR/risk: data/ (Parquet) and feature_contract.json each."""
-    from loyalty.commands._dataset_run import run_build
-
     run_build(events, as_of, out, horizon, offer_window, active_within, reference, force, console)

@@ -15,6 +15,7 @@ the gate), the service cannot start; the demo says so and ends with the summary.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -44,8 +45,6 @@ def demo(
     ] = None,
 ) -> None:
     """Run the whole loop and leave champions, active policies, a ledger and reports behind."""
-    import time
-
     from loyalty.commands import _demo_data as data
     from loyalty.commands._demo_data import DemoConfig, Steps
     from loyalty.settings import load_settings

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from loyalty.commands._common import console, handle_errors, print_verbatim, whole
+from loyalty.commands._train_run import quiet_mlflow
 from loyalty.errors import InputError
 
 
@@ -111,7 +112,6 @@ def _data_drift(reference: Path | None, current: Path, config, out: Path) -> dic
 
 
 def _model_drift(settings, kind: str, alias, reference, current: Path, config, out) -> dict:
-    from loyalty.commands._train_run import quiet_mlflow
     from monitoring.model_reports import drift_report, resolve_model
     from monitoring.registry import connect
 

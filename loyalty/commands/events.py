@@ -10,6 +10,7 @@ import typer
 
 from features.schema import ALL_TABLES  # pure declarations: cheap to import
 from loyalty.commands._common import console, handle_errors
+from loyalty.errors import InputError
 
 app = typer.Typer(help="Check event logs against the canonical schema.", no_args_is_help=True)
 
@@ -42,7 +43,6 @@ def validate(
     2 when PATH cannot be read. Nothing is written.
     """
     from features.io import read_events, read_reference
-    from loyalty.errors import InputError
 
     if table not in TABLES:
         raise InputError(f"unknown table {table!r}; choose one of: {', '.join(TABLES)}")

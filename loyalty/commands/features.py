@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.errors import InputError
 
 app = typer.Typer(help="Online features for the decision service.", no_args_is_help=True)
 
@@ -45,7 +46,6 @@ def materialize_features(events: Path, as_of: str | None, reference: Path | None
     from features.io import load_events, load_references
     from features.online_store import FILE_NAME, FeatureStoreUnavailableError
     from features.timeline import Timeline
-    from loyalty.errors import InputError
     from loyalty.settings import load_settings
     from serving.feature_store import write_store
 

@@ -6,8 +6,10 @@ import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.errors import InputError
 
 if TYPE_CHECKING:
     from guardrails.ledger.stores import Stores
@@ -38,7 +40,6 @@ def balances(
 ) -> None:
     """Budget use per scope: limit, held, committed and available."""
     from guardrails.ledger import ScopeKind
-    from loyalty.errors import InputError
 
     try:
         scope_kind = ScopeKind(kind) if kind else None
@@ -55,7 +56,6 @@ def balances(
         ]
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.table import Table
 
     table = Table("scope", "limit", "held", "committed", "available")
     for b in rows:

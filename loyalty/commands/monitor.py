@@ -11,6 +11,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from loyalty.commands._common import console, handle_errors, print_verbatim, whole
+from loyalty.commands._train_run import quiet_mlflow
 from loyalty.errors import InputError
 
 app = typer.Typer(
@@ -38,7 +39,6 @@ def run(
     Exit 0 when the reports are written (whatever they show), 2 on errors or when no model has
     a champion.
     """
-    from loyalty.commands._train_run import quiet_mlflow
     from loyalty.settings import load_settings
     from monitoring.config import load_config
     from monitoring.monitor import run_monitor

@@ -12,6 +12,7 @@ from rich import box
 from rich.table import Column, Table
 
 from loyalty.commands._common import console, handle_errors, whole
+from loyalty.commands._train_run import quiet_mlflow
 from loyalty.errors import InputError
 
 if TYPE_CHECKING:
@@ -60,7 +61,6 @@ def promote(
 
     Exit 0 promoted (or a dry run that passed), 1 the gate failed, 2 an error.
     """
-    from loyalty.commands._train_run import quiet_mlflow
     from loyalty.settings import load_settings
     from monitoring.config import load_config
     from monitoring.gate import GateRequest, evaluate
@@ -178,7 +178,6 @@ def rollback(
 
     Exit 0 rolled back, 2 when there is no previous champion or the registry is unreachable.
     """
-    from loyalty.commands._train_run import quiet_mlflow
     from loyalty.settings import load_settings
     from monitoring.promotion import rollback as roll_back
     from monitoring.registry import connect

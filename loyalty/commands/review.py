@@ -8,8 +8,11 @@ import time
 from typing import Annotated
 
 import typer
+from rich.table import Column, Table
+from rich.text import Text
 
 from loyalty.commands._common import console, handle_errors, whole
+from loyalty.commands.ledger import open_stores_from_settings
 
 app = typer.Typer(help="The human review queue for high-risk decisions.", no_args_is_help=True)
 
@@ -37,8 +40,6 @@ def list_reviews(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Pending reviews, oldest first (overdue ones are expired first, releasing their budget)."""
-    from loyalty.commands.ledger import open_stores_from_settings
-
     with open_stores_from_settings(write=True) as stores:
         stores.reviews.expire()
         reviews = stores.reviews.list(None if show_all else "pending", limit)
@@ -48,8 +49,6 @@ def list_reviews(
     if not reviews:
         console.print("no reviews" if show_all else "no pending reviews")
         return
-    from rich.table import Column, Table
-    from rich.text import Text
 
     now, rows = time.time(), []
     for r in reviews:
@@ -73,8 +72,6 @@ def list_reviews(
 @handle_errors
 def approve(review_id: ReviewId, by: By = None, note: Note = None) -> None:
     """Approve: the held budget is committed and the approval is audited."""
-    from loyalty.commands.ledger import open_stores_from_settings
-
     with open_stores_from_settings(write=True) as stores:
         review = stores.reviews.approve(review_id, _who(by), note)
     console.print(f"review {review.id} approved by {review.resolved_by}; budget committed")
@@ -84,8 +81,6 @@ def approve(review_id: ReviewId, by: By = None, note: Note = None) -> None:
 @handle_errors
 def reject(review_id: ReviewId, by: By = None, note: Note = None) -> None:
     """Reject: the held budget is released and the rejection is audited."""
-    from loyalty.commands.ledger import open_stores_from_settings
-
     with open_stores_from_settings(write=True) as stores:
         review = stores.reviews.reject(review_id, _who(by), note)
     console.print(f"review {review.id} rejected by {review.resolved_by}; budget released")

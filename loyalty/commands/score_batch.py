@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.commands._train_run import quiet_mlflow
 from loyalty.errors import InputError
 
 
@@ -65,16 +66,10 @@ def run_score_batch(
 ):
     """Load the offers and models (Spark starting meanwhile), score with progress, summarise."""
     from features.atomic import FolderNotEmptyError
-    from loyalty.commands._train_run import quiet_mlflow
     from loyalty.settings import load_settings
     from models.registry import RegistryError
-    from serving.batch_run import (
-        KINDS,
-        BatchInputError,
-        engine_start,
-        load_batch_models,
-        load_offers,
-    )
+    from serving.batch_run import KINDS, BatchInputError, load_batch_models, load_offers
+    from serving.spark_batch import engine_start
 
     if chunk_rows < 1 or explain_top < 0:
         raise InputError("--chunk-rows must be >= 1 and --explain-top >= 0")

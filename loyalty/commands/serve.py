@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import handle_errors
+from loyalty.errors import InputError, LoyaltyError
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +44,6 @@ def serve(
     or a registry that cannot answer and no last known good models (the service then never
     starts, rather than restarting its workers without end).
     """
-    from loyalty.errors import InputError, LoyaltyError
     from loyalty.settings import load_settings
     from serving.clock import LOG_END, TestClockRefusedError, check_allowed, pinned_start
     from serving.model_set import KINDS, missing_champions, no_champion

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands._common import console, handle_errors
+from loyalty.commands._train_run import run_training
 from loyalty.errors import InputError
 
 
@@ -40,8 +41,6 @@ def train(
     ] = None,
 ) -> None:
     """Train on earlier snapshots, evaluate on the last, register with alias `challenger`."""
-    from loyalty.commands._train_run import run_training
-
     if not dataset.is_dir():
         raise InputError(f"--dataset {dataset} is not a folder")
     kinds = ["churn", "propensity", "risk"] if kind is Kind.all else [kind.value]
