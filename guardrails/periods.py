@@ -37,3 +37,16 @@ def open_periods(now: dt.datetime, kind: str, skew_s: float) -> tuple[str, ...]:
     skew = dt.timedelta(seconds=max(skew_s, 0.0))
     keys = (period_key(now - skew, kind), period_key(now, kind), period_key(now + skew, kind))
     return tuple(dict.fromkeys(keys))
+
+
+def previous_period(key: str, kind: str) -> str:
+    """The period before ``key``: ``2025-06`` before ``2025-07``, ``2024Q4`` before ``2025Q1``."""
+    if kind == "month":
+        year, month = int(key[:4]), int(key[5:7])
+        return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+    if kind == "quarter":
+        year, quarter = int(key[:4]), int(key[5])
+        return f"{year - 1:04d}Q4" if quarter == 1 else f"{year:04d}Q{quarter - 1}"
+    if kind == "year":
+        return f"{int(key) - 1:04d}"
+    raise ValueError(f"unknown period kind {kind!r}; choose one of: {', '.join(PERIOD_KINDS)}")

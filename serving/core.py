@@ -16,6 +16,7 @@ from typing import Any
 from features.errors import InvalidInputError, NotFoundError, UnavailableError
 from features.online_store import FeatureStoreUnavailableError
 from guardrails.ledger.home import import_legacy_files
+from guardrails.policy.controls import ContractControls
 from guardrails.policy.store import PolicyStore, compile_active
 from serving import decide
 from serving.clock import check_allowed, pinned, pinned_start
@@ -53,6 +54,7 @@ class DecisionCore:
             log.info("the service's clock is pinned: it read %s at start", s.clock_at)
         self.clock = clock
         self.state = OnlineState(self.stores.ledger.db, clock)
+        self.controls = ContractControls(self.stores.ledger.db, self.stores.audit, clock)
         self.metrics = Metrics()
         self.metrics.models(self.models)
         self._refresh_lock = threading.Lock()

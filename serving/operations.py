@@ -137,6 +137,7 @@ def decide(
         idempotency_key=req.idempotency_key,
         decision_id=decision_id,
         input_digest=payload_digest,
+        paused=core.controls.paused(cp.contract_id),
     )
     if backfill:
         guarded = guard(context, BackfillBudget(core.stores.ledger), CountedReviews())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guardrails.audit import AuditRecord, DecisionLog
 from guardrails.engine import GuardedDecision
-from guardrails.engine.refusals import refusal_reason
+from guardrails.engine.book_reasons import refusal_reason
 
 
 def build_response(

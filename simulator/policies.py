@@ -53,6 +53,12 @@ def policy_for(world: World, contract: pd.Series) -> dict:
     offers = world.offers[world.offers["contract_idx"] == contract["contract_idx"]]
     sharing = [p for p in str(contract["data_sharing_partners"] or "").split(";") if p]
     year = world.cfg.start.year
+    points = int(contract["budget_points_per_period"])
+    # a customer may take at most the dearest offer's worth a period (every offer stays within
+    # reach); the partner's limit is what all of its contracts may spend together (one figure,
+    # stated in each of them)
+    dearest = int(offers["points_cost"].max()) if len(offers) else points
+    siblings = world.contracts[world.contracts["partner_id"] == contract["partner_id"]]
     return {
         "format_version": POLICY_FORMAT_VERSION,
         "contract_id": contract["contract_id"],
@@ -61,12 +67,14 @@ def policy_for(world: World, contract: pd.Series) -> dict:
         "valid_to": contract["ends_at"].date().isoformat(),
         "budget": {
             "period": contract["budget_period"],
-            "points_per_period": int(contract["budget_points_per_period"]),
+            "points_per_period": points,
             "cost_per_point": float(contract["cost_per_point"]),
             "currency": contract["currency"],
             "money_per_period": round(
                 int(contract["budget_points_per_period"]) * float(contract["cost_per_point"]), 2
             ),
+            "customer_points_per_period": min(points, dearest),
+            "partner_points_per_period": int(siblings["budget_points_per_period"].sum()),
         },
         "offers": [_offer(r) for _, r in offers.iterrows()],
         "eligibility": "customer.tenure_days >= 30",

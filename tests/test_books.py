@@ -5,6 +5,8 @@ backfill reserves nothing. Tiny literal inputs, exact answers, both ledger backe
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import replace
 
 import pytest
 from test_ledger_support import pg_url_fixture, sqlite_url_fixture, url_fixture  # noqa: F401
@@ -25,7 +27,7 @@ from guardrails.engine import (
     count_lines,
     guard,
 )
-from guardrails.engine.refusals import refusal_reason
+from guardrails.engine.book_reasons import refusal_reason
 from guardrails.ledger import open_ledger
 from guardrails.ledger.model import Line, Scope, ScopeKind
 from guardrails.review import ReviewQueue
@@ -166,3 +168,121 @@ def test_a_refused_reservation_names_the_rule_of_its_scope() -> None:
     for scope_id, (code, words) in cases.items():
         reason = refusal_reason(cp, decision, scope_id)
         assert reason.code == code and words in reason.text
+
+
+def test_a_granted_decision_says_what_it_drew_and_what_is_left() -> None:
+    books = Books()
+    first = guard(_context("key-1"), books, CountedReviews()).decision
+    second = guard(_context("key-2"), books, CountedReviews()).decision
+    assert [r.code for r in (first.reasons[-1], second.reasons[-1])] == ["books", "books"]
+    assert first.reasons[-1].text == (
+        "Reserved 1000 points from the books; contract C-1 in 2025Q1: 9000 of 10000 points "
+        "left; offer A: 0 more grant(s) to this customer in 2025Q1 (cap 1); 1 more email "
+        "contact(s) in 30 days (limit 2)."
+    )
+    assert "8500 of 10000 points left" in second.reasons[-1].text
+
+
+def test_partner_and_customer_lifetime_limits_bind_like_the_contracts() -> None:
+    cp = compiled(
+        **{"budget.partner_points_per_period": 10_000, "budget.customer_total_points": 1200}
+    )
+    books = Books()
+    books.taken["partner:P1:2025Q1"] = 9_400  # the partner's other contracts spent the rest
+    first = guard(_context("key-1", cp=cp), books, CountedReviews()).decision
+    assert (first.offer_id, first.points) == ("B", 500)  # A (1000) exceeds what is left: 600
+    assert books.taken["partner:P1:2025Q1"] == 9_900
+    assert books.taken["customer:k1"] == 500
+    books.taken["partner:P1:2025Q1"] = 0
+    second = guard(_context("key-2", cp=cp), books, CountedReviews()).decision
+    third = guard(_context("key-3", cp=cp), books, CountedReviews()).decision
+    assert (second.offer_id, third.offer_id) == ("B", None)  # B's cap is 2, then A is short
+    budget = [r.text for r in third.reasons if r.code == "budget"]
+    assert budget == [  # the customer's lifetime 1200 leaves 200
+        "Offer A needs 1000 points but only 200 remain this period; the contract's over-limit "
+        "rule is 'reject'."
+    ]
+
+
+def test_contract_controls_pause_resume_and_audit(url: str) -> None:
+    from features.errors import ConflictError
+    from guardrails.ledger.stores import open_stores
+    from guardrails.policy.controls import ContractControls
+
+    with open_stores(url, audit_key=b"a" * 32, pseudonym_key=b"p" * 32) as stores:
+        controls = ContractControls(stores.ledger.db, stores.audit, clock=lambda: 1_760_000_000.0)
+        assert controls.paused("C-1") is None
+        pause = controls.pause("C-1", "finance", "audit of Q3")
+        assert (pause.by, pause.reason, pause.at.year) == ("finance", "audit of Q3", 2025)
+        with pytest.raises(ConflictError, match="paused already"):
+            controls.pause("C-1", "finance")
+        assert controls.paused("C-2") is None  # one contract's pause is its own
+        controls.resume("C-1", "cfo")
+        assert controls.paused("C-1") is None
+        with pytest.raises(ConflictError, match="not paused already"):
+            controls.resume("C-1", "cfo")
+        events = [(r.event, json.loads(r.body)["caller"]) for r in stores.audit.rows()]
+        assert events == [("contract_pause", "finance"), ("contract_resume", "cfo")]
+        assert stores.audit.verify().ok
+
+
+def test_a_paused_context_is_no_offer_and_touches_no_books() -> None:
+    from guardrails.policy.controls import Pause
+
+    pause = Pause("C-1", NOW, "finance", None)
+    books = Books()
+    context = replace(_context("key-1"), paused=pause)
+    done = guard(context, books, CountedReviews())
+    assert (done.status, done.decision.offer_id, books.holds) == ("no_offer", None, 0)
+    assert [r.code for r in done.decision.reasons] == ["paused"]
+
+
+def test_a_top_up_mid_period_is_a_new_version_that_keeps_what_was_spent(url: str) -> None:
+    """The budget scopes are the contract's per period, whatever the version: a top-up raises
+    the limit of the same scope, so what was reserved before still counts."""
+    small, topped = compiled(**{"budget.points_per_period": 1500}), compiled(**{
+        "budget.points_per_period": 3000})  # fmt: skip
+    assert small.version != topped.version
+    with open_ledger(url) as ledger:
+        reviews = CountedReviews()
+
+        def decide(key: str, cp, customer: str):
+            context = replace(_context(key, cp=cp), customer_key=customer)
+            return guard(context, LedgerBudget(ledger, key), reviews).decision
+
+        got = [decide("k1", small, "c1"), decide("k2", small, "c2")]
+        assert [(d.offer_id, d.points) for d in got] == [("A", 1000), ("B", 500)]
+        assert decide("k3", small, "c3").offer_id is None  # 1500 of 1500 reserved
+        after = decide("k4", topped, "c4")
+        assert (after.offer_id, after.points) == ("A", 1000)
+        (balance,) = ledger.balances(kind=ScopeKind.CONTRACT, period="2025Q1")
+        assert (balance.reserved, balance.limit) == (2500, 3000)
+
+
+@pytest.mark.parametrize(
+    ("carry", "expected"), [(True, ["A", "A", None]), (False, ["A", "B", None])]
+)
+def test_carry_over_adds_the_last_periods_unspent_points_once(carry, expected) -> None:
+    cp = compiled(**{"budget.points_per_period": 1500, "budget.carry_over": carry})
+    books = Books()
+    april = dt.datetime(2025, 4, 2, tzinfo=dt.UTC)
+
+    def decide(key: str, customer: str, when: dt.datetime):
+        context = replace(_context(key, when=when, cp=cp), customer_key=customer)
+        return guard(context, books, CountedReviews()).decision.offer_id
+
+    assert decide("k1", "c1", NOW) == "A"  # 2025Q1 spends 1000 of 1500: 500 unspent
+    assert [decide(f"k{n}", f"c{n}", april) for n in (2, 3, 4)] == expected
+    limit = 2000 if carry else 1500
+    assert books.taken["contract:C-1:2025Q2"] <= limit
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "before"),
+    [("2025-01", "month", "2024-12"), ("2025-07", "month", "2025-06"),
+     ("2025Q1", "quarter", "2024Q4"), ("2025Q3", "quarter", "2025Q2"), ("2025", "year", "2024")],
+)  # fmt: skip
+def test_previous_period(key: str, kind: str, before: str) -> None:
+    from guardrails.periods import previous_period
+
+    assert previous_period(key, kind) == before

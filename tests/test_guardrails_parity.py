@@ -91,6 +91,7 @@ def _core(cp, frame: pd.DataFrame, url: str, clock: list[float]):
         policies={cp.contract_id: cp},
         clock=lambda: clock[0],  # the service's clock is at each decision's time
         settings=SimpleNamespace(clock_skew_s=300.0),
+        controls=SimpleNamespace(paused=lambda _contract: None),
         customer_rows=lambda ids, _overrides: [dict(table[i]) for i in ids],
         state=SimpleNamespace(
             customer=lambda *_: SimpleNamespace(consent={}, contacts={}, declines=[], sends=[])

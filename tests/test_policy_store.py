@@ -222,7 +222,8 @@ def test_diff_matches_offers_by_id() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["validate", "apply", "rollback", "list", "diff", "simulate", None]
+    "command",
+    ["validate", "apply", "rollback", "list", "diff", "simulate", "pause", "resume", None],
 )
 def test_every_policy_command_has_help(command: str | None) -> None:
     args = ["policy", command, "--help"] if command else ["policy", "--help"]
@@ -282,3 +283,19 @@ def test_cli_on_an_old_home_lists_the_policies_of_its_policies_db(tmp_path: Path
     assert (home / "policies.db.imported").exists() and not (home / "policies.db").exists()
     result = _cli(home, "rollback", "C-1")
     assert result.exit_code == 0 and f"rolled back to {content_hash(old[0])}" in result.output
+
+
+def test_cli_pause_and_resume_a_contracts_spending(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    one = tmp_path / "one.yaml"
+    one.write_text(yaml.safe_dump(BASE))
+    result = _cli(home, "pause", "C-1")
+    assert result.exit_code == 2 and "no active policy for contract 'C-1'" in result.output
+    assert _cli(home, "apply", str(one)).exit_code == 0
+    result = _cli(home, "pause", "C-1", "--reason", "budget under review", "--by", "finance")
+    assert result.exit_code == 0 and "C-1: spending paused at " in result.output
+    assert "by finance" in result.output
+    again = _cli(home, "pause", "C-1")
+    assert again.exit_code == 2 and "contract C-1 is paused already" in again.output
+    assert _cli(home, "resume", "C-1").output.strip() == "C-1: spending resumed"
+    assert _cli(home, "resume", "C-1").exit_code == 2

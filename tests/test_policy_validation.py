@@ -159,6 +159,21 @@ def test_a_schema_error_shows_the_value() -> None:
             "offers[0].points_per_period",
             "exceeds the contract's",
         ),
+        (
+            {"budget.total_points": 40_000, "budget.customer_total_points": 50_000},
+            "budget.customer_total_points",
+            "exceeds the contract's total_points (40000)",
+        ),
+        (
+            {"budget.customer_points_per_period": 2000, "budget.customer_total_points": 1500},
+            "budget.customer_total_points",
+            "is less than one period's customer_points_per_period (2000)",
+        ),
+        (
+            {"budget.partner_points_per_period": 9000},
+            "budget.partner_points_per_period",
+            "is less than the contract's own points_per_period (10000)",
+        ),
     ],
 )
 def test_cross_field_errors(changes: dict, path: str, message: str) -> None:

@@ -469,3 +469,42 @@ def test_a_retry_after_a_crash_between_hold_and_record_answers_with_that_hold(co
     assert (again["offer_id"], again["points"]) == (offer_line.scope.key, offer_line.amount)
     assert core.stores.ledger.get(held.id).status == "held"
     assert core.stores.ledger.reconcile() == []
+
+
+def test_own_grants_count_toward_the_cap_from_the_first_decision(core):
+    """Customer after customer is decided again and again: an offer with a cap of 1 per period
+    is granted once while the first grant holds, never twice (the intake saw no send)."""
+    from serving import operations
+
+    first = _offer_decision(core, "own-grant")
+    cid, offer = first["decision_id"], first["offer_id"]
+    customer = next(  # the customer of the first granted decision
+        str(n) for n in range(1, 400) if operations.decision_id_for(f"own-grant-{n:05d}") == cid
+    )
+    again = [
+        operations.decide(
+            core,
+            _req(f"own-grant-again-{n}", customer_id=customer, features=CONSENTED),
+        )
+        for n in range(3)
+    ]
+    cap = core.policies["C-P01"].policy.offer(offer).cap_per_customer_per_period
+    granted = [a["offer_id"] for a in again if a["reservation_id"]].count(offer)
+    assert granted <= cap - 1, again
+    assert first["reasons"][-1]["code"] == "books"
+
+
+def test_a_paused_contract_decides_no_offer_and_reserves_nothing(core):
+    from serving import operations
+
+    core.controls.pause("C-P01", "finance", "budget under review")
+    try:
+        before = _counts(core)
+        out = operations.decide(core, _req("paused-1", features=CONSENTED))
+        assert (out["status"], out["reservation_id"]) == ("no_offer", None)
+        assert out["reasons"][0]["code"] == "paused"
+        assert "by finance: budget under review" in out["reasons"][0]["text"]
+        assert _counts(core)[1] == before[1]  # one more audit record, no reservation
+    finally:
+        core.controls.resume("C-P01", "finance")
+    assert _offer_decision(core, "resumed")["reservation_id"]

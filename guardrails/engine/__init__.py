@@ -8,8 +8,11 @@ routing and the decision's status.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from guardrails.arbitration import decide
 from guardrails.decision import utc
+from guardrails.engine.book_reasons import books_reason, paused_decision
 from guardrails.engine.budgets import (
     BackfillBudget,
     Books,
@@ -55,14 +58,19 @@ def guard(context: DecisionContext, budget: Budget, reviews: Reviews) -> Guarded
     cp, ck = context.policy, context.customer_key
     now = utc(context.request.time)
     period = period_key(now, cp.policy.budget.period)
+    if context.paused is not None:
+        return GuardedDecision(paused_decision(cp, context, period), "no_offer")
     used = budget.used(read_scope_ids(cp, ck, period, now))
     state = contact_state(cp, context.history, context.features, period, ck, now, used)
     remaining = remaining_from(cp, ck, period, used)
     decision = decide(cp, context.features, context.request, state, context.scores, remaining)
     if decision.offer_id is None or decision.route == "reject":
         return GuardedDecision(decision, status_of(decision, None))
-    lines = grant_lines(cp, context, decision.offer_id, decision.period, decision.points)
+    lines = grant_lines(cp, context, decision.offer_id, decision.period, decision.points, used)
     hold = budget.reserve(context, lines, HOLD_TTL_S)
+    if hold.ok:  # the reasons say what it drew from the books and what is left there
+        books = books_reason(cp, decision, lines, used, hold.simulated)
+        decision = replace(decision, reasons=(*decision.reasons, books))
     review_id = None
     if hold.ok and decision.route == "review":
         review_id = reviews.submit(review_request(context, decision, hold))

@@ -12,7 +12,7 @@ from typing import Any
 from guardrails.decision import Consent, ContactState, Decision, Remaining, utc
 from guardrails.engine.records import DecisionContext, History, Hold, ReviewRequest, Status
 from guardrails.ledger.model import Line, Scope, ScopeKind, ScopeLimits, decision_lines
-from guardrails.periods import period_key
+from guardrails.periods import period_key, previous_period
 from guardrails.policy.compiled import CompiledPolicy
 
 HOLD_TTL_S = 900.0  # an unconfirmed reservation is released after this
@@ -116,21 +116,33 @@ def contact_state(
     return ContactState(history.contacts, history.declines, grants, consent, own)
 
 
-def scope_limits(cp: CompiledPolicy, offer_id: str) -> ScopeLimits:
-    """The points limits of one offer's award: contract and customer per period, the offer's
-    own, the contract's lifetime ``total_points``; partner scopes are tracked, not limited."""
+def carried(cp: CompiledPolicy, period: str, used: Mapping[str, int]) -> int:
+    """Points the previous period left unspent, when the contract carries them over (its
+    ``points_per_period`` less what it used: a period's carry does not carry again)."""
+    b = cp.policy.budget
+    if not b.carry_over:
+        return 0
+    before = Scope(ScopeKind.CONTRACT, cp.contract_id, previous_period(period, b.period))
+    return max(b.points_per_period - used.get(before.id, 0), 0)
+
+
+def scope_limits(cp: CompiledPolicy, offer_id: str, carry: int = 0) -> ScopeLimits:
+    """The points limits of one offer's award: contract, partner and customer per period, the
+    offer's own, the contract's and the customer's lifetime (None: tracked, not limited)."""
     b = cp.policy.budget
     offer = next(co.offer for co in cp.offers if co.offer.offer_id == offer_id)
     return ScopeLimits(
-        contract=b.points_per_period,
+        contract=b.points_per_period + carry,
+        partner=b.partner_points_per_period,
         customer=b.customer_points_per_period,
         offer=offer.points_per_period,
         contract_lifetime=b.total_points,
+        customer_lifetime=b.customer_total_points,
     )
 
 
 def ledger_lines(
-    cp: CompiledPolicy, customer_key: str, offer_id: str, period: str, amount: int
+    cp: CompiledPolicy, customer_key: str, offer_id: str, period: str, amount: int, carry: int = 0
 ) -> list[Line]:
     """Every points scope one award draws on, with its limit."""
     return decision_lines(
@@ -140,7 +152,7 @@ def ledger_lines(
         offer_id=offer_id,
         period=period,
         amount=amount,
-        limits=scope_limits(cp, offer_id),
+        limits=scope_limits(cp, offer_id, carry),
     )
 
 
@@ -178,20 +190,26 @@ def contacts_within(times: Sequence[dt.datetime], now: dt.datetime, days: int) -
 
 
 def grant_lines(
-    cp: CompiledPolicy, context: DecisionContext, offer_id: str, period: str, amount: int
+    cp: CompiledPolicy,
+    context: DecisionContext,
+    offer_id: str,
+    period: str,
+    amount: int,
+    used: Mapping[str, int],
 ) -> list[Line]:
     """Every line one grant reserves: its points in every budget scope and its counts."""
     ck, now = context.customer_key, context.request.time
+    carry = carried(cp, period, used)
     return [
-        *ledger_lines(cp, ck, offer_id, period, amount),
+        *ledger_lines(cp, ck, offer_id, period, amount, carry),
         *count_lines(cp, ck, offer_id, period, now, context.history),
     ]
 
 
-def budget_lines(cp: CompiledPolicy, customer_key: str, period: str) -> list[Line]:
+def budget_lines(cp: CompiledPolicy, customer_key: str, period: str, carry: int = 0) -> list[Line]:
     """Every points scope any offer of the contract may draw on in ``period`` (amounts 0): the
     shared lines once, then each offer's own."""
-    first = ledger_lines(cp, customer_key, cp.offers[0].offer.offer_id, period, 0)
+    first = ledger_lines(cp, customer_key, cp.offers[0].offer.offer_id, period, 0, carry)
     shared = [ln for ln in first if ln.scope.kind is not ScopeKind.OFFER]
     offers = [
         Line(Scope(ScopeKind.OFFER, co.offer.offer_id, period), 0, co.offer.points_per_period)
@@ -208,8 +226,12 @@ def budget_scope_ids(cp: CompiledPolicy, customer_key: str, period: str) -> list
 def read_scope_ids(
     cp: CompiledPolicy, customer_key: str, period: str, now: dt.datetime
 ) -> list[str]:
-    """Every scope a decision reads before it arbitrates (one read of their balances)."""
+    """Every scope a decision reads before it arbitrates (one read of their balances); with
+    carry-over, the previous period's contract scope too."""
     ids = {*budget_scope_ids(cp, customer_key, period)}
+    b = cp.policy.budget
+    if b.carry_over:
+        ids.add(Scope(ScopeKind.CONTRACT, cp.contract_id, previous_period(period, b.period)).id)
     ids.update(count_scope_ids(cp, customer_key, period, now))
     return sorted(ids)
 
@@ -223,7 +245,7 @@ def remaining_from(
     contract: list[int] = []
     customer: list[int] = []
     offers: dict[str, int] = {}
-    for line in budget_lines(cp, customer_key, period):
+    for line in budget_lines(cp, customer_key, period, carried(cp, period, used)):
         if line.limit is None:
             continue
         left = line.limit - used.get(line.scope.id, 0)

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 from guardrails.decision import Decision, Request, Scores
 from guardrails.ledger.model import Line
 from guardrails.policy.compiled import CompiledPolicy
+from guardrails.policy.controls import Pause
 
 Status = Literal["approved", "pending_review", "rejected", "no_offer", "simulated"]
 
@@ -42,6 +43,7 @@ class DecisionContext:
     idempotency_key: str
     decision_id: str
     input_digest: str = ""
+    paused: Pause | None = None  # the contract's spending is paused: no offer, nothing reserved
 
 
 @dataclass(frozen=True, slots=True)

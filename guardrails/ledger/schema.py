@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from guardrails.ledger.reserve_function import OLD_SIGNATURE, RESERVE_FUNCTION_V2
+from guardrails.ledger.schema_books import (
+    OLD_SIGNATURE,
+    RESERVE_FUNCTION_V2,
+    controls_postgresql,
+    controls_sqlite,
+)
 
 GENESIS = "0" * 64  # chain hash before the first audit record
 
@@ -263,11 +268,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7,
         "the books of a contract period",
-        ("ALTER TABLE intake_events ADD COLUMN decision_id TEXT",),
+        ("ALTER TABLE intake_events ADD COLUMN decision_id TEXT", *controls_sqlite()),
         (
             f"DROP FUNCTION IF EXISTS {OLD_SIGNATURE}",
             RESERVE_FUNCTION_V2,
             "ALTER TABLE intake_events ADD COLUMN decision_id TEXT",
+            *controls_postgresql(),
         ),
     ),
 )

@@ -75,6 +75,28 @@ def _budget(policy: Policy, source: str) -> list[Issue]:
     if per_customer is not None and per_customer > budget.points_per_period:
         message = f"exceeds the contract's points_per_period ({budget.points_per_period})"
         issues.append(Issue(source, "budget.customer_points_per_period", message, per_customer))
+    return issues + _scope_limits(policy, source)
+
+
+def _scope_limits(policy: Policy, source: str) -> list[Issue]:
+    """The customer's lifetime and the partner's period limits against the contract's."""
+    budget = policy.budget
+    issues = []
+    lifetime = budget.customer_total_points
+    if lifetime is not None and budget.total_points is not None and lifetime > budget.total_points:
+        message = f"exceeds the contract's total_points ({budget.total_points})"
+        issues.append(Issue(source, "budget.customer_total_points", message, lifetime))
+    per_period = budget.customer_points_per_period
+    if lifetime is not None and per_period is not None and lifetime < per_period:
+        message = f"is less than one period's customer_points_per_period ({per_period})"
+        issues.append(Issue(source, "budget.customer_total_points", message, lifetime))
+    partner = budget.partner_points_per_period
+    if partner is not None and partner < budget.points_per_period:
+        message = (
+            f"is less than the contract's own points_per_period ({budget.points_per_period}): "
+            "the contract could never spend its budget"
+        )
+        issues.append(Issue(source, "budget.partner_points_per_period", message, partner))
     return issues
 
 

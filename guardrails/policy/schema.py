@@ -26,7 +26,12 @@ class _Model(BaseModel):
 
 
 class Budget(_Model):
-    """Points per period; money is points x cost_per_point (money_per_period must agree)."""
+    """Points per period; money is points x cost_per_point (money_per_period must agree).
+
+    Limits per scope: the contract's per period (``points_per_period``) and over its life
+    (``total_points``), each customer's per period and over the contract's life, and the
+    partner's per period across all of its contracts (every contract of the partner should
+    state the same; the latest reservation's applies)."""
 
     period: PeriodKind
     points_per_period: StrictInt = Field(gt=0)
@@ -35,6 +40,9 @@ class Budget(_Model):
     money_per_period: StrictFloat | None = Field(default=None, gt=0)
     total_points: StrictInt | None = Field(default=None, gt=0)
     customer_points_per_period: StrictInt | None = Field(default=None, gt=0)
+    customer_total_points: StrictInt | None = Field(default=None, gt=0)
+    partner_points_per_period: StrictInt | None = Field(default=None, gt=0)
+    carry_over: StrictBool = False  # unspent points of a period add to the next one (once)
 
 
 class Offer(_Model):

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from loyalty.commands import policy_controls
 from loyalty.commands._common import console, err_console, handle_errors
 
 app = typer.Typer(
@@ -277,3 +278,7 @@ def simulate(
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if out is not None:
         err_console.print(f"decisions and summary written to {out}")
+
+
+app.command("pause")(policy_controls.pause)
+app.command("resume")(policy_controls.resume)

@@ -1,4 +1,5 @@
-"""PostgreSQL's one-round-trip reservation, version 2: count windows checked in the same call.
+"""Migration 7, the books of a contract period: PostgreSQL's one-round-trip reservation, version
+2, with count windows checked in the same call, and the contract controls (pause and resume).
 
 A line's window (earlier days of a rolling contact window) counts toward its limit. The window
 is read in its own statement after the upsert has locked every line's row, the customer's
@@ -77,3 +78,41 @@ BEGIN
 END
 $fn$
 """
+
+
+CONTROLS_ONLY = "the contract controls history is append-only"
+
+
+def controls_tables(id_column: str, real: str) -> tuple[str, ...]:
+    # Pauses and resumes of a contract's spending, in order: the latest row per contract rules.
+    return (
+        f"""CREATE TABLE contract_controls (
+            id {id_column},
+            contract_id TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('pause', 'resume')),
+            at {real} NOT NULL,
+            by_whom TEXT NOT NULL,
+            reason TEXT)""",
+        "CREATE INDEX contract_controls_contract ON contract_controls (contract_id, id)",
+    )
+
+
+def controls_sqlite() -> tuple[str, ...]:
+    triggers = tuple(
+        f"""CREATE TRIGGER contract_controls_no_{op.lower()} BEFORE {op} ON contract_controls
+            BEGIN SELECT RAISE(ABORT, '{CONTROLS_ONLY}'); END"""
+        for op in ("UPDATE", "DELETE")
+    )
+    return (*controls_tables("INTEGER PRIMARY KEY AUTOINCREMENT", "REAL"), *triggers)
+
+
+def controls_postgresql() -> tuple[str, ...]:
+    # policy_refuse_change() comes with the policy store (migration 5)
+    triggers = tuple(
+        f"""CREATE TRIGGER contract_controls_{name} BEFORE {ops} ON contract_controls
+            FOR EACH {each} EXECUTE FUNCTION policy_refuse_change('{CONTROLS_ONLY}')"""
+        for name, ops, each in (("no_change", "UPDATE OR DELETE", "ROW"),
+                                ("no_truncate", "TRUNCATE", "STATEMENT"))
+    )  # fmt: skip
+    tables = controls_tables("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "DOUBLE PRECISION")
+    return (*tables, *triggers)
