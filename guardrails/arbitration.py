@@ -96,7 +96,7 @@ def decide(
     blockers, context = _contract_level(cp, features, request, state, scores, now, partner)
     if blockers:
         return _decision(cp, period, route, None, (*blockers, route_reason))
-    basis = (rules.consent_basis(cp, partner), *factor_reasons(cp, scores))
+    basis = (rules.consent_basis(cp, partner, state.consent), *factor_reasons(cp, scores))
     if route == "reject":
         return _decision(cp, period, route, None, (route_reason, *basis))
     if scores.churn is None and cp.policy.arbitration.churn_weight > 0:

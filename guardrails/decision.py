@@ -36,18 +36,33 @@ class Consent:
 
     marketing: bool = False
     data_partners: frozenset[str] = frozenset()
+    basis: tuple[str, ...] = ()  # what each scope rests on, in words (the consent event)
 
     @classmethod
-    def from_features(cls, features: Mapping[str, Any], sharing: Iterable[str]) -> Consent:
+    def from_features(
+        cls,
+        features: Mapping[str, Any],
+        sharing: Iterable[str],
+        sources: Mapping[str, str] | None = None,
+    ) -> Consent:
         """From the consent features: the customer's own partner may use their data unless data
-        sharing was withdrawn; the partners in ``sharing`` only with data-sharing consent."""
+        sharing was withdrawn; the partners in ``sharing`` only with data-sharing consent.
+        ``sources`` says where each consent feature came from (default: the snapshot)."""
         marketing = _flag(features.get("consent_marketing")) == 1
         shared = _flag(features.get("consent_data_sharing"))
         home = features.get("partner_id")
         partners = set(sharing) if shared == 1 else set()
         if home is not None and shared != 0:
             partners.add(str(home))
-        return cls(marketing=marketing, data_partners=frozenset(partners))
+        basis = tuple(
+            f"{scope.replace('_', ' ')} {_STATES.get(_flag(features.get(f'consent_{scope}')))}"
+            f" ({(sources or {}).get(f'consent_{scope}', 'the feature snapshot')})"
+            for scope in ("marketing", "data_sharing")
+        )
+        return cls(marketing=marketing, data_partners=frozenset(partners), basis=basis)
+
+
+_STATES = {1: "granted", 0: "withdrawn", -1: "not known"}
 
 
 def _flag(value: Any) -> int:

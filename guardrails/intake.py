@@ -39,6 +39,7 @@ class CustomerState:
     """What the event intake knows about one customer since ``since``."""
 
     consent: dict[str, int] = field(default_factory=dict)  # feature name -> 0/1
+    consent_at: dict[str, dt.datetime] = field(default_factory=dict)  # feature -> event time
     contacts: dict[str, list[dt.datetime]] = field(default_factory=dict)
     declines: list[dt.datetime] = field(default_factory=list)
     sends: list[tuple[str, dt.datetime]] = field(default_factory=list)  # (offer_id, at)
@@ -82,6 +83,7 @@ class OnlineState:
             when = dt.datetime.fromtimestamp(at, dt.UTC)
             if kind == "consent_changed" and scope and granted is not None:
                 state.consent[f"consent_{scope}"] = int(granted)
+                state.consent_at[f"consent_{scope}"] = when
             elif kind == "offer_sent" and decision_id is None:  # a send of one of the
                 # service's own decisions counts through that decision's grant, not twice
                 state.contacts.setdefault(channel or "unknown", []).append(when)

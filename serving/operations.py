@@ -132,7 +132,7 @@ def decide(
         customer_key=pseudonymizer.customer(req.customer_id),
         features=row,
         request=Request(now, req.channel, req.partner_id, req.event),
-        history=History(st.contacts, st.declines, st.sends),
+        history=History(st.contacts, st.declines, st.sends, consent_sources(core, req, st)),
         scores=scores,
         idempotency_key=req.idempotency_key,
         decision_id=decision_id,
@@ -160,6 +160,26 @@ def decide(
     )
     core.metrics.latency.labels("decide").observe(time.perf_counter() - started)
     return response
+
+
+def consent_sources(core: DecisionCore, req: DecideRequest, st) -> dict[str, str]:
+    """Where each consent feature of the decision came from: the latest consent event (its
+    time), the request's features, or the feature snapshot (its time): the consent reasons
+    cite it."""
+    snapshot = (
+        f"the feature snapshot of {core.features.as_of.date().isoformat()}"
+        if core.features is not None
+        else "the feature snapshot"
+    )
+    sent = set(req.features or {})
+    sources = {}
+    for name in ("consent_marketing", "consent_data_sharing"):
+        if name in st.consent_at:
+            at = st.consent_at[name].isoformat().replace("+00:00", "Z")
+            sources[name] = f"consent_changed event of {at}"
+        else:
+            sources[name] = "sent with the request" if name in sent else snapshot
+    return sources
 
 
 def _check_mode(mode: str, scopes: frozenset[str] | None) -> None:

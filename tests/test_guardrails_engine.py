@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from test_policy_helpers import FEATURES, NOW, SCORES, compiled
 
-from guardrails.decision import Consent, Decision, Remaining, Request, Scores
+from guardrails.decision import Decision, Remaining, Request, Scores
 from guardrails.engine import (
     HOLD_TTL_S,
     REVIEW_TTL_S,
@@ -72,7 +72,11 @@ def test_contact_state_from_history() -> None:
     assert state.contacts == {"email": [JAN]}
     assert list(state.declines) == [JAN]
     assert state.grants == {"A": 1}
-    assert state.consent == Consent(marketing=True, data_partners=frozenset({"P1"}))
+    assert (state.consent.marketing, state.consent.data_partners) == (True, frozenset({"P1"}))
+    assert state.consent.basis == (
+        "marketing granted (the feature snapshot)",
+        "data sharing not known (the feature snapshot)",
+    )
 
 
 def test_scope_limits_and_lines_carry_the_lifetime_total_and_no_partner_limit() -> None:

@@ -94,7 +94,9 @@ def _core(cp, frame: pd.DataFrame, url: str, clock: list[float]):
         controls=SimpleNamespace(paused=lambda _contract: None),
         customer_rows=lambda ids, _overrides: [dict(table[i]) for i in ids],
         state=SimpleNamespace(
-            customer=lambda *_: SimpleNamespace(consent={}, contacts={}, declines=[], sends=[])
+            customer=lambda *_: SimpleNamespace(
+                consent={}, consent_at={}, contacts={}, declines=[], sends=[]
+            )
         ),
         models=_models(),
         stores=open_stores(url, audit_key=b"a" * 32, pseudonym_key=b"p" * 32),

@@ -69,6 +69,7 @@ def test_customer_reads_the_window_oldest_first(state: OnlineState) -> None:
     day = dt.timedelta(days=1)
     assert got == CustomerState(
         consent={"consent_marketing": 0},  # the later withdrawal wins
+        consent_at={"consent_marketing": T0 + 3 * day},  # and its time is what reasons cite
         contacts={"email": [T0 + day]},
         declines=[T0 + 2 * day],
         sends=[("A", T0 + day)],
@@ -141,3 +142,14 @@ def test_an_old_homes_online_state_db_is_imported_once(url: str, tmp_path: Path)
         assert state.customer("C1", NOW).consent == {"consent_marketing": 0}
         assert state.apply(EVENTS) == (0, 6)  # the imported ids still count as seen
         assert import_legacy_files(db, tmp_path) == []
+
+
+def test_a_send_naming_its_decision_is_not_counted_again(state: OnlineState) -> None:
+    """The service's own grant already counts toward caps and contact limits: its send,
+    reported with the decision's id, is not a second contact."""
+    own = _event("e7", "offer_sent", 5, offer_id="A", channel="email", decision_id="d-1")
+    other = _event("e8", "offer_sent", 6, offer_id="A", channel="email")
+    state.apply([own, other])
+    got = state.customer("C1", NOW)
+    assert got.sends == [("A", T0 + dt.timedelta(days=6))]
+    assert got.contacts == {"email": [T0 + dt.timedelta(days=6)]}

@@ -253,6 +253,10 @@ def test_consent_withdrawal_takes_effect_on_the_next_decision(core):
     after = operations.decide(core, _req("consent-after-1", customer_id=cid))
     assert after["offer_id"] is None and after["reservation_id"] is None
     assert "consent_marketing" in [r["code"] for r in after["reasons"]]
+    (reason,) = [r for r in after["reasons"] if r["code"] == "consent_marketing"]
+    assert "marketing withdrawn (consent_changed event of 2025-09-30T00:00:00Z)" in reason["text"]
+    basis = [r["text"] for r in d["reasons"] if r["code"] == "consent_basis"]
+    assert basis and "On record: marketing granted (sent with the request)" in basis[0], basis
 
 
 def test_alias_move_is_picked_up_and_challenger_scored_in_shadow(core):

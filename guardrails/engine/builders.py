@@ -19,11 +19,13 @@ HOLD_TTL_S = 900.0  # an unconfirmed reservation is released after this
 REVIEW_TTL_S = 86_400.0  # a hold waiting for review lasts this long
 
 
-def consent_of(cp: CompiledPolicy, features: Mapping[str, Any]) -> Consent:
+def consent_of(
+    cp: CompiledPolicy, features: Mapping[str, Any], sources: Mapping[str, str] | None = None
+) -> Consent:
     """The customer's consent under the contract: their own partner unless data sharing was
     withdrawn, the contract's ``consent.data_sharing_partners`` with data-sharing consent
     (docs/policies.md, "One rule online and offline")."""
-    return Consent.from_features(features, cp.policy.consent.data_sharing_partners)
+    return Consent.from_features(features, cp.policy.consent.data_sharing_partners, sources)
 
 
 def grants_in_period(sends: Sequence[tuple[str, Any]], kind: str, period: str) -> dict[str, int]:
@@ -112,7 +114,7 @@ def contact_state(
         for offer_id, n in own_grants(cp, customer_key, period, used).items():
             grants[offer_id] = grants.get(offer_id, 0) + n
         own = own_contacts(cp, customer_key, now, used)
-    consent = consent_of(cp, features)
+    consent = consent_of(cp, features, history.consent_sources)
     return ContactState(history.contacts, history.declines, grants, consent, own)
 
 

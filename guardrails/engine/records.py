@@ -20,12 +20,14 @@ Status = Literal["approved", "pending_review", "rejected", "no_offer", "simulate
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """The customer's history as the caller knows it: contacts per channel, declines, and the
-    offers sent as (offer_id, time)."""
+    """The customer's history as the caller knows it: contacts per channel, declines, the
+    offers sent as (offer_id, time), and where each consent feature came from (a consent event
+    and its time, the request, or the feature snapshot), which the consent reasons cite."""
 
     contacts: Mapping[str, Sequence[dt.datetime]] = field(default_factory=dict)
     declines: Sequence[dt.datetime] = ()
     sends: Sequence[tuple[str, dt.datetime]] = ()
+    consent_sources: Mapping[str, str] = field(default_factory=dict)  # feature -> where from
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,16 +51,27 @@ def consent_blockers(cp: CompiledPolicy, partner: str, consent: Consent) -> list
             f"data (allowed: {allowed}); no offer."
         )
         out.append(_reason(cp, "contract_data_sharing", "consent.data_sharing_partners", text))
+    record = _on_record(consent)
     if partner not in consent.data_partners:
-        text = f"The customer has not consented to partner {partner} using their data; no offer."
+        text = (
+            f"The customer has not consented to partner {partner} using their data; no offer."
+            f"{record}"
+        )
         out.append(_reason(cp, "consent_data_use", "consent", text))
     if policy.consent.require_marketing_consent and not consent.marketing:
-        text = "The customer has not given marketing consent, which the contract requires."
+        text = f"The customer has not given marketing consent, which the contract requires.{record}"
         out.append(_reason(cp, "consent_marketing", "consent.require_marketing_consent", text))
     return out
 
 
-def consent_basis(cp: CompiledPolicy, partner: str) -> Reason:
+def _on_record(consent: Consent | None) -> str:
+    """The consent on record and what it rests on, as a sentence (empty when not known)."""
+    if consent is None or not consent.basis:
+        return ""
+    return f" On record: {'; '.join(consent.basis)}."
+
+
+def consent_basis(cp: CompiledPolicy, partner: str, consent: Consent | None = None) -> Reason:
     policy = cp.policy
     role = (
         "the contract's own partner"
@@ -72,7 +83,7 @@ def consent_basis(cp: CompiledPolicy, partner: str) -> Reason:
     )
     text = (
         f"Partner {partner} ({role}) may use this customer's data: "
-        f"the customer consented{marketing}."
+        f"the customer consented{marketing}.{_on_record(consent)}"
     )
     clause = "partner_id" if partner == policy.partner_id else "consent.data_sharing_partners"
     return _reason(cp, "consent_basis", clause, text)

@@ -30,7 +30,10 @@ def open_stores_from_settings(*, write: bool) -> Stores:
 @handle_errors
 def balances(
     kind: Annotated[
-        str | None, typer.Option(help="Only this scope kind: contract, partner, customer, offer.")
+        str | None,
+        typer.Option(
+            help="Only this scope kind: contract, partner, customer, offer, cap, contact."
+        ),
     ] = None,
     period: Annotated[str | None, typer.Option(help="Only this period key, e.g. 2025Q3.")] = None,
     prefix: Annotated[
