@@ -27,9 +27,7 @@ from guardrails.engine.builders import (
     budget_scope_ids,
     consent_of,
     contact_state,
-    count_lines,
     grant_lines,
-    grants_in_period,
     ledger_lines,
     read_scope_ids,
     remaining_from,
@@ -37,6 +35,7 @@ from guardrails.engine.builders import (
     scope_limits,
     status_of,
 )
+from guardrails.engine.counts import count_lines, grants_in_period
 from guardrails.engine.period_rule import DEFAULT_SKEW_S, PeriodClosedError, check_current_period
 from guardrails.engine.records import (
     Budget,
