@@ -24,7 +24,7 @@ from serving.environment import apply_defaults
 from serving.feature_store import open_store
 from serving.inputs import check_overrides
 from serving.metrics import Metrics
-from serving.model_set import ModelSet, load_models
+from serving.model_set import ModelSet, aliases_unchanged, load_models
 from serving.settings import ServiceSettings, open_guardrail_stores
 from serving.state import OnlineState
 
@@ -65,6 +65,11 @@ class DecisionCore:
         names = {k: s.model_name(k) for k in ("churn", "propensity", "risk")}
         return load_models(s.tracking_uri, names, s.model_cache_dir, shadow=s.shadow)
 
+    def _aliases_unchanged(self) -> bool:
+        s = self.settings
+        names = {k: s.model_name(k) for k in ("churn", "propensity", "risk")}
+        return aliases_unchanged(self.models, s.tracking_uri, names, s.shadow)
+
     def _compile_policies(self):
         return compile_active(self.policy_store)
 
@@ -100,7 +105,7 @@ class DecisionCore:
                 intake = {}
             self.metrics.freshness(now, as_of, intake, self.known_partners())
             try:
-                fresh = self._load_models()
+                fresh = self.models if self._aliases_unchanged() else self._load_models()
             except Exception as exc:  # keep serving what we have
                 log.warning("model refresh failed, keeping the current models: %s", exc)
                 fresh = self.models

@@ -118,6 +118,28 @@ def load_models(
     return ModelSet(champions, challengers, "registry", tuple(problems))
 
 
+def aliases_unchanged(models: ModelSet, tracking_uri: str, names: dict[str, str], shadow: bool):
+    """True when the embedded registry's aliases still point at the loaded versions (read
+    directly in about a millisecond), so a refresh need not ask MLflow (~75 ms of a worker's
+    time every poll, which requests waiting behind it would feel). False when they moved, when
+    the set came from the cache, or when only the MLflow client can tell."""
+    if models.source != "registry":
+        return False
+    aliases = embedded_aliases(tracking_uri, [names[k] for k in KINDS])
+    if aliases is None:
+        return False
+    for kind in KINDS:
+        found = aliases[names[kind]]
+        champion = models.champions.get(kind)
+        if champion is None or found.get(CHAMPION) != {int(champion.version)}:
+            return False
+        challenger = models.challengers.get(kind)
+        wanted = found.get(CHALLENGER, set()) - {int(champion.version)} if shadow else set()
+        if wanted != ({int(challenger.version)} if challenger is not None else set()):
+            return False
+    return True
+
+
 def missing_champions(tracking_uri: str, names: list[str]) -> list[str] | None:
     """The registered model names without a champion, read cheaply before a server starts:
     the embedded SQLite registry is read directly (read-only; a missing file is an empty

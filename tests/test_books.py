@@ -286,3 +286,16 @@ def test_previous_period(key: str, kind: str, before: str) -> None:
     from guardrails.periods import previous_period
 
     assert previous_period(key, kind) == before
+
+
+def test_a_hold_straddling_the_period_end_is_charged_to_its_own_period(url: str) -> None:
+    """Reserved on the quarter's last evening, committed after the next one began: the points
+    stay in the quarter in which they were reserved."""
+    march = dt.datetime(2025, 3, 31, 23, 0, tzinfo=dt.UTC).timestamp()
+    with open_ledger(url) as ledger:
+        done = guard(_context("key-1"), LedgerBudget(ledger, "key-1"), CountedReviews())
+        assert done.hold is not None and done.decision.period == "2025Q1"
+        ledger.commit(done.hold.id, now=march + 7200)  # 2025-04-01T01:00Z
+        (q1,) = ledger.balances(kind=ScopeKind.CONTRACT, period="2025Q1")
+        assert (q1.reserved, q1.committed) == (0, 1000)
+        assert ledger.balances(kind=ScopeKind.CONTRACT, period="2025Q2") == []

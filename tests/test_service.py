@@ -512,3 +512,11 @@ def test_a_paused_contract_decides_no_offer_and_reserves_nothing(core):
     finally:
         core.controls.resume("C-P01", "finance")
     assert _offer_decision(core, "resumed")["reservation_id"]
+
+
+def test_a_refresh_with_unchanged_aliases_does_not_ask_mlflow(core, monkeypatch):
+    """The embedded registry's alias table is read directly (about a millisecond); MLflow is
+    asked only when an alias moved, so a poll costs a worker next to nothing."""
+    core.refresh()  # whatever earlier tests moved is loaded now
+    monkeypatch.setattr(core, "_load_models", lambda: pytest.fail("a refresh asked MLflow"))
+    assert core.refresh() is False

@@ -295,7 +295,7 @@ class Plan:
         return [k for k in self.keys if k not in self.outside]
 
 
-def customer_pools(home: Path, per_partner: int = 400) -> dict[str, list[str]]:
+def customer_pools(home: Path, per_partner: int = 250) -> dict[str, list[str]]:
     """Customers each contract can make offers to (its partner's own customers, who may use
     their data), read from the materialized features: contract id -> customer ids."""
     import sqlite3

@@ -79,3 +79,26 @@ def test_two_instances_one_postgres_ledger(home_env, pg_schema_url, tmp_path: Pa
     report = summary(out, took)
     print(f"\ntwo instances on PostgreSQL ({n} decisions): {report}")
     _check(pg_schema_url, env, plan, out, report)
+
+
+def test_two_instances_on_postgres_race_one_customer(home_env, pg_schema_url, tmp_path: Path):
+    """Every request is for one customer, sent by 8 clients to two service processes sharing
+    one PostgreSQL ledger: the customer gets no more than each cap and contact limit allows."""
+    pools = customer_pools(Path(home_env["LOYALTY_HOME"]))
+    one = {contract: customers[:1] for contract, customers in pools.items()}
+    plan = make_plan("one", sized(400, 120), one)
+    env = {**home_env, "LOYALTY_LEDGER_URL": pg_schema_url}
+    apply_policies(env)
+    a = Server(env, tmp_path / "a.log", workers=1)
+    b = Server(env, tmp_path / "b.log", workers=1)
+    with running(a, b):
+        started = time.time()
+        out = Orchestrator(lambda: [a.url, b.url], plan, clients=8).run()
+        took = time.time() - started
+    report = summary(out, took)
+    print(f"\none customer, two instances on PostgreSQL ({len(plan.keys)} decisions): {report}")
+    assert not out.failures, f"{out.failures[:5]}\n{report}"
+    assert ledger_problems(pg_schema_url) == [], report
+    assert books_problems(pg_schema_url, plan) == [], report
+    granted = [a[0] for a in out.answers.values() if a[0]["reservation_id"]]
+    assert granted, f"the customer never got an offer: {report}"
