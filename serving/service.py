@@ -7,9 +7,9 @@ live on a mounted FastAPI app whose views are methods of the same service instan
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-import gc
 import threading
 from typing import TYPE_CHECKING, cast
 
