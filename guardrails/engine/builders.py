@@ -140,7 +140,7 @@ def read_scope_ids(
     if b.carry_over:
         ids.add(Scope(ScopeKind.CONTRACT, cp.contract_id, previous_period(period, b.period)).id)
     ids.update(count_scope_ids(cp, customer_key, period, now))
-    return sorted(ids)
+    return list(ids)
 
 
 def remaining_from(

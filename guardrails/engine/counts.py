@@ -66,11 +66,18 @@ def channels(cp: CompiledPolicy) -> list[str]:
 
 def contact_windows(cp: CompiledPolicy, customer_key: str, now: dt.datetime):
     """Per channel of the contract's offers, the contact scope ids of its window (today first)."""
+    return _windows(customer_key, _window_spec(cp), utc(now).date())
+
+
+def _window_spec(cp: CompiledPolicy) -> tuple[tuple[str, int], ...]:
+    return tuple((channel, cp.window(channel)[1].window_days) for channel in channels(cp))
+
+
+@lru_cache(maxsize=4096)
+def _windows(customer_key: str, spec: tuple[tuple[str, int], ...], today: dt.date):
     return {
-        channel: contact_ids(
-            customer_key, channel, window_days(now, cp.window(channel)[1].window_days)
-        )
-        for channel in channels(cp)
+        channel: contact_ids(customer_key, channel, _days_back(today, days))
+        for channel, days in spec
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 from features.errors import ConflictError, LoyaltyError, NotFoundError, UnavailableError
@@ -59,6 +59,21 @@ class LedgerUnavailableError(LedgerError, UnavailableError):
     """The database could not be reached or stayed busy past the bounded retry."""
 
 
+@lru_cache(maxsize=65_536)
+def _quoted(part: str) -> str:
+    """A scope id part, percent-encoded; cached: contract, offer and period keys repeat in every
+    decision, and a decision builds a hundred ids."""
+    return quote(part, safe="")
+
+
+@lru_cache(maxsize=65_536)
+def _scope_id(kind: str, key: str, period: str | None) -> str:
+    parts = [kind, _quoted(key)]
+    if period is not None:
+        parts.append(_quoted(period))
+    return ":".join(parts)
+
+
 @dataclass(frozen=True, order=True)
 class Scope:
     """One budget bucket: a kind, the id it limits and, for periodic budgets, the period key."""
@@ -67,13 +82,10 @@ class Scope:
     key: str
     period: str | None = None
 
-    @cached_property
+    @property
     def id(self) -> str:
         """Stable text id (``contract:C1:2025Q3``); parts are percent-encoded so ids never clash."""
-        parts = [self.kind.value, quote(self.key, safe="")]
-        if self.period is not None:
-            parts.append(quote(self.period, safe=""))
-        return ":".join(parts)
+        return _scope_id(self.kind.value, self.key, self.period)
 
     @classmethod
     def parse(cls, scope_id: str) -> Scope:
