@@ -8,10 +8,13 @@ change; exits 1 when any run recorded a problem (a wrong or missing answer is no
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 import sys
 from pathlib import Path
+
+from run_all import machine  # this folder: the script runs from bench/
 
 FIGURES = (("per_s_8_clients", "req/s, 8 clients", 1), ("paced_100_p99_ms", "p99 ms at 100/s", -1))
 
@@ -86,7 +89,7 @@ def _record(folder: Path, runs: dict[str, list[dict]], rows: list[dict]) -> None
         "name": "service, two commits interleaved",
         "command": "bash bench/compare_service.sh OLD_REF NEW_REF 3 (each run: "
         "bench/bench_service.py --runs 1 --seconds 10, on each commit's own demo home)",
-        "measured": first.get("measured"),
+        "measured": first.get("measured") or f"{machine()}, {dt.date.today().isoformat()}",
         "config": {"runs_per_commit": len(runs["new"]), "commits": commits},
         "results": rows,
     }

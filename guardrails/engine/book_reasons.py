@@ -55,8 +55,8 @@ def books_reason(
         left = line.limit - taken - line.amount
         parts.append(_scope_words(cp, line, left))
     verb = "Would reserve" if simulated else "Reserved"
-    left = "; ".join(parts) or "no scope is limited"
-    text = f"{verb} {decision.points} points from the books; {left}."
+    scopes = "; ".join(parts) or "no scope is limited"
+    text = f"{verb} {decision.points} points from the books; {scopes}."
     return Reason("books", "budget", text, cp.version, decision.offer_id)
 
 
