@@ -28,7 +28,7 @@ from guardrails.policy.compiled import CompiledPolicy
 from guardrails.policy.sim_inputs import timestamps
 
 CONSENT_COLUMNS = ("consent_marketing", "consent_data_sharing", "partner_id")
-NOT_BINDING = {"chosen", "consent_basis", "model_factors"}
+NOT_BINDING = {"chosen", "consent_basis", "model_factors", "books"}
 
 
 def scores_from_columns(frame: pd.DataFrame, offer_ids: list[str]) -> list[Scores]:
