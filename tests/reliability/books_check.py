@@ -24,7 +24,7 @@ def _period(when: dt.datetime, kind: str) -> str:
 
 def _terms(url: str) -> dict[str, Any]:
     """Contract id -> its active policy (read through the policy store of that database)."""
-    from guardrails.ledger.db import open_database
+    from guardrails.ledger import open_database
     from guardrails.policy.store import PolicyStore
 
     with open_database(url) as db:
