@@ -3,7 +3,7 @@
 Pure: plain data in (features, request, contact state, scores, budget left), a Decision out.
 Contract-level rules run once; each offer is checked, valued and ranked by expected value:
 
-    EV = p_accept x value_to_program x w(churn) x f - points x cost_per_point
+    EV = p_accept x value_to_program x w(churn) x f - (points x cost_per_point + money_value)
     w(churn) = (1 - churn_weight) + churn_weight x p_churn,  f = points granted / points_cost
 
 Highest EV wins; ties go to the lower cost, then the smaller offer_id; no offer unless EV > 0.
@@ -29,6 +29,7 @@ from guardrails.decision import (
     utc,
 )
 from guardrails.explain import chosen_text, factor_reasons, no_offer_text
+from guardrails.money import format_minor
 from guardrails.periods import period_key
 from guardrails.policy import rules
 from guardrails.policy.compiled import CompiledOffer, CompiledPolicy
@@ -52,7 +53,7 @@ def churn_factor(churn: float, churn_weight: float) -> float:
 
 
 def expected_value(p_accept: float, value: float, weight: float, fraction: float, cost: float):
-    """EV in money: value the program expects from the offer, minus what the points cost."""
+    """EV in money: value the program expects from the offer, minus what the award costs."""
     return p_accept * value * weight * fraction - cost
 
 
@@ -194,25 +195,50 @@ def _offer_check(cp, co, context, state, scores, remaining, period, limit):
 
 
 def _budget(cp: CompiledPolicy, co: CompiledOffer, remaining: Remaining | None):
-    """Points to grant under the over-limit behaviour, or the reason the budget excludes it."""
+    """Points to grant under the over-limit behaviour, or the reason the budget excludes it:
+    first the points left, then the money left for what those points cost."""
     cost = co.offer.points_cost
     left = remaining.for_offer(co.offer.offer_id) if remaining is not None else None
-    if left is None or left >= cost:
-        return cost, None
-    oid = co.offer.offer_id
-    if left > 0 and cp.policy.over_limit == "grant_remaining":
-        return left, None
+    points = cost
+    if left is not None and left < cost:
+        if left <= 0 or cp.policy.over_limit != "grant_remaining":
+            text = (
+                f"Offer {co.offer.offer_id} needs {cost} points but only {max(left, 0)} remain "
+                f"this period; the contract's over-limit rule is '{cp.policy.over_limit}'."
+            )
+            return 0, Reason("budget", "over_limit", text, cp.version, co.offer.offer_id)
+        points = left
+    money_left = remaining.money_for_offer(co.offer.offer_id) if remaining is not None else None
+    if money_left is None or co.money_minor(points) <= money_left:
+        return points, None
+    return _money_fit(cp, co, points, money_left)
+
+
+def _money_fit(cp: CompiledPolicy, co: CompiledOffer, points: int, money_left: int):
+    """The most points (up to ``points``) whose money fits what is left, when the contract
+    grants what remains; otherwise the reason the money budget excludes the offer."""
+    fit = 0
+    if cp.policy.over_limit == "grant_remaining" and co.money_minor(1) <= money_left:
+        low, high = 1, points  # money_minor grows with points: the largest that fits
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if co.money_minor(mid) <= money_left else (low, mid - 1)
+        fit = low
+    if fit > 0:
+        return fit, None
+    currency = cp.policy.budget.currency
     text = (
-        f"Offer {oid} needs {cost} points but only {max(left, 0)} remain this period; "
-        f"the contract's over-limit rule is '{cp.policy.over_limit}'."
+        f"Offer {co.offer.offer_id} costs {format_minor(co.money_minor(points), currency)} but "
+        f"only {format_minor(max(money_left, 0), currency)} remain this period; the contract's "
+        f"over-limit rule is '{cp.policy.over_limit}'."
     )
-    return 0, Reason("budget", "over_limit", text, cp.version, oid)
+    return 0, Reason("budget", "over_limit", text, cp.version, co.offer.offer_id)
 
 
 def _valued(cp: CompiledPolicy, co: CompiledOffer, points: int, scores: Scores) -> Valued:
     p = float(scores.propensity[co.offer.offer_id])
     weight = churn_factor(scores.churn or 0.0, cp.policy.arbitration.churn_weight)
-    cost = points * cp.policy.budget.cost_per_point
+    cost = co.cost(points)
     fraction = points / co.offer.points_cost
     ev = expected_value(p, co.offer.value_to_program, weight, fraction, cost)
     return Valued(co, points, ev, p, weight)
@@ -223,8 +249,8 @@ def _chosen_reasons(cp: CompiledPolicy, best: Valued, valued: list[Valued]) -> l
     reasons = [Reason("chosen", best.co.clause, chosen_text(cp, best, valued), cp.version, oid)]
     if best.points < best.co.offer.points_cost:
         text = (
-            f"Only {best.points} of the offer's {best.co.offer.points_cost} points remain this "
-            f"period; the contract grants what remains."
+            f"Only {best.points} of the offer's {best.co.offer.points_cost} points fit what "
+            f"remains this period; the contract grants what remains."
         )
         reasons.append(Reason("partial_grant", "over_limit", text, cp.version, oid))
     return reasons
@@ -239,7 +265,7 @@ def _decision(cp, period, route, best: Valued | None, reasons, candidates=()) ->
         route=route,
         offer_id=best.co.offer.offer_id if best else None,
         points=points,
-        cost=round(points * cp.policy.budget.cost_per_point, 6),
+        cost=round(best.co.cost(points), 6) if best else 0.0,
         expected_value=round(best.expected_value, 6) if best else None,
         reasons=tuple(reasons),
         candidates=tuple(candidates),

@@ -98,17 +98,28 @@ class Scores:
 
 @dataclass(frozen=True, slots=True)
 class Remaining:
-    """Points left this period per ledger scope (None: not known, not checked here)."""
+    """What is left per ledger scope, in points and in money (minor units); None: not known or
+    not limited, not checked here."""
 
     contract: int | None = None
     customer: int | None = None
     offers: Mapping[str, int] = field(default_factory=dict)
+    contract_money: int | None = None
+    customer_money: int | None = None
+    offer_money: Mapping[str, int] = field(default_factory=dict)
 
     def for_offer(self, offer_id: str) -> int | None:
-        known = [
-            v for v in (self.contract, self.customer, self.offers.get(offer_id)) if v is not None
-        ]
-        return min(known) if known else None
+        """Points left for the offer: the least of the contract's, the customer's, its own."""
+        return _least(self.contract, self.customer, self.offers.get(offer_id))
+
+    def money_for_offer(self, offer_id: str) -> int | None:
+        """Money left for the offer, in minor units, the same way."""
+        return _least(self.contract_money, self.customer_money, self.offer_money.get(offer_id))
+
+
+def _least(*values: int | None) -> int | None:
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
 
 
 @dataclass(frozen=True, slots=True)

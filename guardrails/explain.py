@@ -29,7 +29,7 @@ def chosen_text(cp: CompiledPolicy, best: Valued, valued: Sequence[Valued]) -> s
     policy = cp.policy
     offer = best.co.offer
     weight = policy.arbitration.churn_weight
-    cost = best.points * policy.budget.cost_per_point
+    cost = best.co.cost(best.points)
     parts = [
         f"Offer {offer.offer_id} ({offer.type}, {best.points} points) has the highest expected "
         f"value of {len(valued)} eligible offer(s): {_money(cp, best.expected_value)}",

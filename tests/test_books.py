@@ -176,8 +176,8 @@ def test_a_granted_decision_says_what_it_drew_and_what_is_left() -> None:
     second = guard(_context("key-2"), books, CountedReviews()).decision
     assert [r.code for r in (first.reasons[-1], second.reasons[-1])] == ["books", "books"]
     assert first.reasons[-1].text == (
-        "Reserved 1000 points from the books; contract C-1 in 2025Q1: 9000 of 10000 points "
-        "left; offer A: 0 more grant(s) to this customer in 2025Q1 (cap 1); 1 more email "
+        "Reserved 1000 points (10.00 EUR) from the books; contract C-1 in 2025Q1: 9000 of 10000 "
+        "points left; offer A: 0 more grant(s) to this customer in 2025Q1 (cap 1); 1 more email "
         "contact(s) in 30 days (limit 2)."
     )
     assert "8500 of 10000 points left" in second.reasons[-1].text

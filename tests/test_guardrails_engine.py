@@ -91,10 +91,12 @@ def test_scope_limits_and_lines_carry_the_lifetime_total_and_no_partner_limit() 
         ("customer:k1", 1000, None),
         ("offer:A:2025Q1", 1000, 4000),
         ("contract:C-1", 1000, 30_000),
+        ("contract_money:C-1:2025Q1", 1000, None),  # 1000 x 0.01 EUR: tracked, not limited
     ]
     assert budget_scope_ids(cp, "k1", "2025Q1") == [
         "contract:C-1",
         "contract:C-1:2025Q1",
+        "contract_money:C-1:2025Q1",
         "customer:k1",
         "customer:k1:2025Q1",
         "offer:A:2025Q1",
@@ -195,6 +197,7 @@ def test_guard_with_books_reserves_the_lines_and_counts_reviews() -> None:
         "customer:k1:2025Q1": 1000,
         "customer:k1": 1000,
         "offer:A:2025Q1": 1000,
+        "contract_money:C-1:2025Q1": 1000,  # minor units: 1000 x 0.01 EUR = 10.00 EUR
         "cap:k1%2FA:2025Q1": 1,
         "contact:k1%2Femail:2025-03-01": 1,
     }

@@ -124,9 +124,10 @@ def test_a_schema_error_shows_the_value() -> None:
             "thresholds out of order",
         ),
         (
-            {"budget.money_per_period": 99.0},
+            {"budget.money_per_period": 101.0},
             "budget.money_per_period",
-            "does not add up: points_per_period x cost_per_point = 100.00 EUR",
+            "can never be reached: points_per_period x cost_per_point = 100.00 EUR and no offer "
+            "pays a money_value",
         ),
         ({"budget.total_points": 5000}, "budget.total_points", "less than one period's budget"),
         (

@@ -9,6 +9,7 @@ from guardrails.arbitration import route_for
 from guardrails.decision import Decision, Reason
 from guardrails.engine.records import DecisionContext
 from guardrails.ledger.model import Line, Scope, ScopeKind
+from guardrails.money import format_minor
 from guardrails.policy.compiled import CompiledPolicy
 
 
@@ -31,8 +32,9 @@ def refusal_reason(cp: CompiledPolicy, decision: Decision, scope_id: str | None)
             "reserved (another decision for the customer took it first)."
         )
         return Reason("contact_limit", "contact_policy", text, cp.version, oid)
+    unit = "money" if kind is not None and kind.unit == "money" else "points"
     text = (
-        f"The budget ledger refused the reservation: scope {scope_id} has not enough points "
+        f"The budget ledger refused the reservation: scope {scope_id} has not enough {unit} "
         "left (another decision took them first)."
     )
     return Reason("budget", "budget", text, cp.version, oid)
@@ -56,7 +58,9 @@ def books_reason(
         parts.append(_scope_words(cp, line, left))
     verb = "Would reserve" if simulated else "Reserved"
     scopes = "; ".join(parts) or "no scope is limited"
-    text = f"{verb} {decision.points} points from the books; {scopes}."
+    money = next((ln.amount for ln in lines if ln.scope.kind is ScopeKind.CONTRACT_MONEY), None)
+    spent = f" ({format_minor(money, _currency(cp))})" if money is not None else ""
+    text = f"{verb} {decision.points} points{spent} from the books; {scopes}."
     return Reason("books", "budget", text, cp.version, decision.offer_id)
 
 
@@ -69,8 +73,17 @@ def _scope_words(cp: CompiledPolicy, line: Line, left: int) -> str:
     if scope.kind is ScopeKind.CONTACT:
         channel = scope.key.rsplit("/", 1)[-1]
         return f"{left} more {channel} contact(s) in {len(line.window)} days (limit {line.limit})"
-    owner = "the customer" if scope.kind is ScopeKind.CUSTOMER else f"{scope.kind} {scope.key}"
+    owner_kind = scope.kind.owner
+    owner = "the customer" if owner_kind is ScopeKind.CUSTOMER else f"{owner_kind} {scope.key}"
+    if scope.kind.unit == "money":
+        currency = _currency(cp)
+        of = f"{format_minor(left, currency)} of {format_minor(line.limit or 0, currency)}"
+        return f"{owner}{when}: {of} left"
     return f"{owner}{when}: {left} of {line.limit} points left"
+
+
+def _currency(cp: CompiledPolicy) -> str:
+    return cp.policy.budget.currency
 
 
 def paused_decision(cp: CompiledPolicy, context: DecisionContext, period: str) -> Decision:

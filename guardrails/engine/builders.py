@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from guardrails.decision import Consent, ContactState, Decision, Remaining
@@ -19,8 +20,10 @@ from guardrails.engine.counts import (
 )
 from guardrails.engine.records import DecisionContext, History, Hold, ReviewRequest, Status
 from guardrails.ledger.model import Line, Scope, ScopeKind, ScopeLimits, decision_lines
+from guardrails.money import to_minor
 from guardrails.periods import previous_period
 from guardrails.policy.compiled import CompiledPolicy
+from guardrails.policy.schema import Offer
 
 HOLD_TTL_S = 900.0  # an unconfirmed reservation is released after this
 REVIEW_TTL_S = 86_400.0  # a hold waiting for review lasts this long
@@ -56,35 +59,80 @@ def contact_state(
     return ContactState(history.contacts, history.declines, grants, consent, own)
 
 
-def carried(cp: CompiledPolicy, period: str, used: Mapping[str, int]) -> int:
-    """Points the previous period left unspent, when the contract carries them over (its
-    ``points_per_period`` less what it used: a period's carry does not carry again)."""
+@dataclass(frozen=True)
+class Carry:
+    """What the previous period left unspent and the current one may add (points, minor units)."""
+
+    points: int = 0
+    money: int = 0
+
+
+NO_CARRY = Carry()
+
+
+def carried(cp: CompiledPolicy, period: str, used: Mapping[str, int]) -> Carry:
+    """Points (and money, where the contract limits it) the previous period left unspent, when
+    the contract carries them over: its per-period limit less what it used; a period's carry
+    does not carry again."""
     b = cp.policy.budget
     if not b.carry_over:
-        return 0
-    before = Scope(ScopeKind.CONTRACT, cp.contract_id, previous_period(period, b.period))
-    return max(b.points_per_period - used.get(before.id, 0), 0)
+        return NO_CARRY
+    before = previous_period(period, b.period)
+    points = b.points_per_period - used.get(Scope(ScopeKind.CONTRACT, cp.contract_id, before).id, 0)
+    money = 0
+    if b.money_per_period is not None:
+        spent = used.get(Scope(ScopeKind.CONTRACT_MONEY, cp.contract_id, before).id, 0)
+        money = to_minor(b.money_per_period, b.currency) - spent
+    return Carry(max(points, 0), max(money, 0))
 
 
 def scope_limits(cp: CompiledPolicy, offer_id: str, carry: int = 0) -> ScopeLimits:
-    """The points limits of one offer's award: contract, partner and customer per period, the
-    offer's own, the contract's and the customer's lifetime (None: tracked, not limited)."""
+    """The points limits of one offer's award: contract, partner and customer per period and
+    over their lifetime, the offer's own (None: tracked, not limited)."""
     b = cp.policy.budget
-    offer = next(co.offer for co in cp.offers if co.offer.offer_id == offer_id)
+    offer = cp.offer(offer_id).offer
     return ScopeLimits(
         contract=b.points_per_period + carry,
         partner=b.partner_points_per_period,
         customer=b.customer_points_per_period,
         offer=offer.points_per_period,
         contract_lifetime=b.total_points,
+        partner_lifetime=b.partner_total_points,
         customer_lifetime=b.customer_total_points,
+        offer_lifetime=offer.total_points,
+    )
+
+
+def money_limits(cp: CompiledPolicy, offer_id: str, carry: int = 0) -> ScopeLimits:
+    """The same scopes' money limits in minor units (None: not limited in money)."""
+    b = cp.policy.budget
+    offer = cp.offer(offer_id).offer
+
+    def minor(amount: float | None, extra: int = 0) -> int | None:
+        return None if amount is None else to_minor(amount, b.currency) + extra
+
+    return ScopeLimits(
+        contract=minor(b.money_per_period, carry),
+        partner=minor(b.partner_money_per_period),
+        customer=minor(b.customer_money_per_period),
+        offer=minor(offer.money_per_period),
+        contract_lifetime=minor(b.total_money),
+        partner_lifetime=minor(b.partner_total_money),
+        customer_lifetime=minor(b.customer_total_money),
+        offer_lifetime=minor(offer.total_money),
     )
 
 
 def ledger_lines(
-    cp: CompiledPolicy, customer_key: str, offer_id: str, period: str, amount: int, carry: int = 0
+    cp: CompiledPolicy,
+    customer_key: str,
+    offer_id: str,
+    period: str,
+    amount: int,
+    carry: Carry = NO_CARRY,
 ) -> list[Line]:
-    """Every points scope one award draws on, with its limit."""
+    """Every budget scope an award of ``amount`` points draws on, in points and in money, with
+    its limit."""
     return decision_lines(
         contract_id=cp.contract_id,
         partner_id=cp.policy.partner_id,
@@ -92,7 +140,9 @@ def ledger_lines(
         offer_id=offer_id,
         period=period,
         amount=amount,
-        limits=scope_limits(cp, offer_id, carry),
+        limits=scope_limits(cp, offer_id, carry.points),
+        money=cp.offer(offer_id).money_minor(amount) if amount else 0,
+        money_limits=money_limits(cp, offer_id, carry.money),
     )
 
 
@@ -104,7 +154,7 @@ def grant_lines(
     amount: int,
     used: Mapping[str, int],
 ) -> list[Line]:
-    """Every line one grant reserves: its points in every budget scope and its counts."""
+    """Every line one grant reserves: its points and money in every budget scope, its counts."""
     ck, now = context.customer_key, context.request.time
     carry = carried(cp, period, used)
     return [
@@ -113,20 +163,31 @@ def grant_lines(
     ]
 
 
-def budget_lines(cp: CompiledPolicy, customer_key: str, period: str, carry: int = 0) -> list[Line]:
-    """Every points scope any offer of the contract may draw on in ``period`` (amounts 0): the
+def budget_lines(
+    cp: CompiledPolicy, customer_key: str, period: str, carry: Carry = NO_CARRY
+) -> list[Line]:
+    """Every budget scope any offer of the contract may draw on in ``period`` (amounts 0): the
     shared lines once, then each offer's own."""
     first = ledger_lines(cp, customer_key, cp.offers[0].offer.offer_id, period, 0, carry)
-    shared = [ln for ln in first if ln.scope.kind is not ScopeKind.OFFER]
-    offers = [
-        Line(Scope(ScopeKind.OFFER, co.offer.offer_id, period), 0, co.offer.points_per_period)
-        for co in cp.offers
-    ]
-    return [*shared, *offers]
+    shared = [ln for ln in first if ln.scope.kind.owner is not ScopeKind.OFFER]
+    return [*shared, *(ln for co in cp.offers for ln in _offer_lines(cp, co.offer, period))]
+
+
+def _offer_lines(cp: CompiledPolicy, offer: Offer, period: str) -> list[Line]:
+    """An offer's own scopes: points per period always, the rest where limited."""
+    currency = cp.policy.budget.currency
+    oid = offer.offer_id
+    lines = [Line(Scope(ScopeKind.OFFER, oid, period), 0, offer.points_per_period)]
+    if offer.total_points is not None:
+        lines.append(Line(Scope(ScopeKind.OFFER, oid), 0, offer.total_points))
+    for at, amount in ((period, offer.money_per_period), (None, offer.total_money)):
+        if amount is not None:
+            lines.append(Line(Scope(ScopeKind.OFFER_MONEY, oid, at), 0, to_minor(amount, currency)))
+    return lines
 
 
 def budget_scope_ids(cp: CompiledPolicy, customer_key: str, period: str) -> list[str]:
-    """The points scope ids to read before a decision."""
+    """The budget scope ids to read before a decision."""
     return sorted({ln.scope.id for ln in budget_lines(cp, customer_key, period)})
 
 
@@ -134,11 +195,13 @@ def read_scope_ids(
     cp: CompiledPolicy, customer_key: str, period: str, now: dt.datetime
 ) -> list[str]:
     """Every scope a decision reads before it arbitrates (one read of their balances); with
-    carry-over, the previous period's contract scope too."""
+    carry-over, the previous period's contract scopes too."""
     ids = {*budget_scope_ids(cp, customer_key, period)}
     b = cp.policy.budget
     if b.carry_over:
-        ids.add(Scope(ScopeKind.CONTRACT, cp.contract_id, previous_period(period, b.period)).id)
+        before = previous_period(period, b.period)
+        ids.add(Scope(ScopeKind.CONTRACT, cp.contract_id, before).id)
+        ids.add(Scope(ScopeKind.CONTRACT_MONEY, cp.contract_id, before).id)
     ids.update(count_scope_ids(cp, customer_key, period, now))
     return list(ids)
 
@@ -146,25 +209,33 @@ def read_scope_ids(
 def remaining_from(
     cp: CompiledPolicy, customer_key: str, period: str, used: Mapping[str, int]
 ) -> Remaining:
-    """Points left per scope from what is used per scope id (reserved + committed): the
-    contract's is the least of its period, lifetime and partner scopes that have a limit, the
-    customer's the least of theirs."""
-    contract: list[int] = []
-    customer: list[int] = []
-    offers: dict[str, int] = {}
+    """What is left per scope from what is used per scope id (reserved + committed), in points
+    and in minor units: the contract's is the least of its period, lifetime and partner scopes
+    that have a limit, the customer's the least of theirs, each offer's its own."""
+    left: dict[tuple[str, ScopeKind], list[int]] = {}
+    offers: dict[str, dict[str, int]] = {"points": {}, "money": {}}
     for line in budget_lines(cp, customer_key, period, carried(cp, period, used)):
         if line.limit is None:
             continue
-        left = line.limit - used.get(line.scope.id, 0)
         kind = line.scope.kind
-        if kind is ScopeKind.OFFER:
-            offers[line.scope.key] = left
-        elif kind is ScopeKind.CUSTOMER:
-            customer.append(left)
+        rest = line.limit - used.get(line.scope.id, 0)
+        if kind.owner is ScopeKind.OFFER:
+            mine = offers[kind.unit]
+            mine[line.scope.key] = min(rest, mine.get(line.scope.key, rest))
         else:
-            contract.append(left)
+            owner = ScopeKind.CUSTOMER if kind.owner is ScopeKind.CUSTOMER else ScopeKind.CONTRACT
+            left.setdefault((kind.unit, owner), []).append(rest)
+
+    def least(unit: str, owner: ScopeKind) -> int | None:
+        return min(left.get((unit, owner), []), default=None)
+
     return Remaining(
-        contract=min(contract, default=None), customer=min(customer, default=None), offers=offers
+        contract=least("points", ScopeKind.CONTRACT),
+        customer=least("points", ScopeKind.CUSTOMER),
+        offers=offers["points"],
+        contract_money=least("money", ScopeKind.CONTRACT),
+        customer_money=least("money", ScopeKind.CUSTOMER),
+        offer_money=offers["money"],
     )
 
 

@@ -18,7 +18,8 @@ from guardrails.periods import period_key as period_key
 
 
 class ScopeKind(StrEnum):
-    """What a budget limit applies to."""
+    """What a budget limit applies to, and in which unit: points, money (integer minor units of
+    the contract's currency) or counts."""
 
     CONTRACT = "contract"
     PARTNER = "partner"
@@ -26,6 +27,27 @@ class ScopeKind(StrEnum):
     OFFER = "offer"
     CAP = "cap"  # grants of one offer to one customer in a period (counts, not points)
     CONTACT = "contact"  # contacts of one customer on one channel on one UTC day (counts)
+    CONTRACT_MONEY = "contract_money"
+    PARTNER_MONEY = "partner_money"
+    CUSTOMER_MONEY = "customer_money"
+    OFFER_MONEY = "offer_money"
+
+    @property
+    def unit(self) -> str:
+        """``points``, ``money`` (minor units) or ``count``."""
+        if self.value.endswith("_money"):
+            return "money"
+        return "count" if self in (ScopeKind.CAP, ScopeKind.CONTACT) else "points"
+
+    @property
+    def owner(self) -> ScopeKind:
+        """The points kind a money kind twins (a points or count kind is its own owner)."""
+        return ScopeKind(self.value.removesuffix("_money"))
+
+    @property
+    def in_money(self) -> ScopeKind:
+        """The money twin of a points kind."""
+        return ScopeKind(f"{self.owner.value}_money")
 
 
 class Status(StrEnum):
@@ -162,6 +184,7 @@ class ScopeLimits:
     contract_lifetime: int | None = None
     partner_lifetime: int | None = None
     customer_lifetime: int | None = None
+    offer_lifetime: int | None = None
 
 
 def decision_lines(
@@ -173,23 +196,54 @@ def decision_lines(
     period: str,
     amount: int,
     limits: ScopeLimits,
+    money: int = 0,
+    money_limits: ScopeLimits | None = None,
 ) -> list[Line]:
-    """Every points scope one offer award draws on: contract, partner and customer per period
-    and over their lifetime, the offer per period. The contract's lifetime line is there only
-    when it has a limit (older ledgers keep their scope ids); the customer's lifetime line is
-    always there: every reservation of a customer locks it, so count windows checked in the
-    same transaction see every concurrent grant. ``customer_key`` must be pseudonymized."""
+    """Every scope one offer award draws on. In points: contract, partner and customer per
+    period and over their lifetime, the offer per period (its lifetime and the contract's only
+    when limited: older ledgers keep their scope ids); the customer's lifetime line is always
+    there: every reservation of a customer locks it, so count windows checked in the same
+    transaction see every concurrent grant. In money (``money`` minor units, when
+    ``money_limits`` is given): the contract's period always, so finance reads money spent per
+    period, every other scope where a money limit is set. ``customer_key`` must be pseudonymized."""
+    scopes = _award_scopes(contract_id, partner_id, customer_key, offer_id, period)
     lines = [
-        Line(Scope(ScopeKind.CONTRACT, contract_id, period), amount, limits.contract),
-        Line(Scope(ScopeKind.PARTNER, partner_id, period), amount, limits.partner),
-        Line(Scope(ScopeKind.PARTNER, partner_id), amount, limits.partner_lifetime),
-        Line(Scope(ScopeKind.CUSTOMER, customer_key, period), amount, limits.customer),
-        Line(Scope(ScopeKind.CUSTOMER, customer_key), amount, limits.customer_lifetime),
-        Line(Scope(ScopeKind.OFFER, offer_id, period), amount, limits.offer),
+        Line(Scope(kind, key, at), amount, limit)
+        for kind, key, at, limit in _with_limits(scopes, limits)
+        if limit is not None or (kind, at) not in _OPTIONAL_POINTS
     ]
-    if limits.contract_lifetime is not None:
-        lines.append(Line(Scope(ScopeKind.CONTRACT, contract_id), amount, limits.contract_lifetime))
-    return lines
+    if money_limits is None:
+        return lines
+    money_lines = [
+        Line(Scope(kind.in_money, key, at), money, limit)
+        for kind, key, at, limit in _with_limits(scopes, money_limits)
+        if limit is not None or (kind is ScopeKind.CONTRACT and at is not None)
+    ]
+    return lines + money_lines
+
+
+_LIFETIME = None
+_OPTIONAL_POINTS = {(ScopeKind.CONTRACT, _LIFETIME), (ScopeKind.OFFER, _LIFETIME)}
+
+
+def _award_scopes(
+    contract_id: str, partner_id: str, customer_key: str, offer_id: str, period: str
+) -> list[tuple[ScopeKind, str, str | None, str]]:
+    """(kind, key, period or None for the lifetime, name of the limit field) of one award."""
+    return [
+        (ScopeKind.CONTRACT, contract_id, period, "contract"),
+        (ScopeKind.PARTNER, partner_id, period, "partner"),
+        (ScopeKind.PARTNER, partner_id, _LIFETIME, "partner_lifetime"),
+        (ScopeKind.CUSTOMER, customer_key, period, "customer"),
+        (ScopeKind.CUSTOMER, customer_key, _LIFETIME, "customer_lifetime"),
+        (ScopeKind.OFFER, offer_id, period, "offer"),
+        (ScopeKind.CONTRACT, contract_id, _LIFETIME, "contract_lifetime"),
+        (ScopeKind.OFFER, offer_id, _LIFETIME, "offer_lifetime"),
+    ]
+
+
+def _with_limits(scopes, limits: ScopeLimits):
+    return [(kind, key, at, getattr(limits, field)) for kind, key, at, field in scopes]
 
 
 def normalize_lines(lines: Sequence[Line]) -> tuple[Line, ...]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from guardrails.periods import periods_between
 from guardrails.policy.issues import Issue
+from guardrails.policy.money_checks import money_issues
 from guardrails.policy.schema import Policy
-
-_CENT = 0.005
 
 
 def policy_issues(policy: Policy, source: str) -> list[Issue]:
@@ -17,6 +16,7 @@ def policy_issues(policy: Policy, source: str) -> list[Issue]:
         *_thresholds(policy, source),
         *_budget(policy, source),
         *_offer_budgets(policy, source),
+        *money_issues(policy, source),
     ]
 
 
@@ -56,12 +56,6 @@ def _thresholds(policy: Policy, source: str) -> list[Issue]:
 def _budget(policy: Policy, source: str) -> list[Issue]:
     budget = policy.budget
     issues = []
-    money = budget.points_per_period * budget.cost_per_point
-    if budget.money_per_period is not None and abs(budget.money_per_period - money) > _CENT:
-        message = (
-            f"does not add up: points_per_period x cost_per_point = {money:.2f} {budget.currency}"
-        )
-        issues.append(Issue(source, "budget.money_per_period", message, budget.money_per_period))
     if budget.total_points is not None:
         periods = periods_between(policy.valid_from, policy.valid_to, budget.period)
         most = budget.points_per_period * periods

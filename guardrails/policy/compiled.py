@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import cel
 
+from guardrails.money import award_minor
 from guardrails.policy.expressions import (
     Expression,
     compile_expression,
@@ -21,7 +23,7 @@ from guardrails.policy.expressions import (
 )
 from guardrails.policy.issues import Issue, PolicyInvalidError
 from guardrails.policy.loading import content_hash
-from guardrails.policy.schema import ContactWindow, Offer, Policy
+from guardrails.policy.schema import Budget, ContactWindow, Offer, Policy
 
 _SAMPLE_TIME = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
@@ -30,7 +32,8 @@ _SAMPLE_TIME = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 class CompiledOffer:
     index: int
     offer: Offer
-    cost: float  # money, points_cost x cost_per_point
+    cost_per_point: float
+    currency: str
     static: dict[str, Any]  # the offer's fields as CEL sees them, without propensity
     applicability: Expression | None
     suitability: Expression | None
@@ -38,6 +41,20 @@ class CompiledOffer:
     @property
     def clause(self) -> str:
         return f"offers[{self.index}]"
+
+    @property
+    def money_value(self) -> float:
+        """Money the offer pays besides its points (major units)."""
+        return self.offer.money_value or 0.0
+
+    def cost(self, points: int) -> float:
+        """What an award of ``points`` costs in money (major units): points x cost per point
+        plus the offer's money value."""
+        return points * self.cost_per_point + self.money_value
+
+    def money_minor(self, points: int) -> int:
+        """The same cost in the ledger's integer minor units."""
+        return award_minor(points, self.cost_per_point, self.money_value, self.currency)
 
     @property
     def expressions(self) -> tuple[Expression, ...]:
@@ -68,6 +85,14 @@ class CompiledPolicy:
     @property
     def contract_id(self) -> str:
         return self.policy.contract_id
+
+    def offer(self, offer_id: str) -> CompiledOffer:
+        """The compiled offer with that id (KeyError if the catalogue has none)."""
+        return self._by_id[offer_id]
+
+    @cached_property
+    def _by_id(self) -> dict[str, CompiledOffer]:
+        return {co.offer.offer_id: co for co in self.offers}
 
     def window(self, channel: str) -> tuple[str, ContactWindow]:
         default = ("contact_policy.max_contacts", self.policy.contact_policy.max_contacts)
@@ -100,8 +125,7 @@ def compile_checked(
 
     eligibility = expr(policy.eligibility, "eligibility", False)
     offers = tuple(
-        _compiled_offer(i, offer, policy.budget.cost_per_point, expr)
-        for i, offer in enumerate(policy.offers)
+        _compiled_offer(i, offer, policy.budget, expr) for i, offer in enumerate(policy.offers)
     )
     expressions = [e for e in (eligibility, *_offer_expressions(offers)) if e is not None]
     issues += _trial_issues(expressions, offers, catalogue, source)
@@ -123,7 +147,7 @@ def compile_checked(
     return compiled, []
 
 
-def _compiled_offer(index: int, offer: Offer, cost_per_point: float, expr) -> CompiledOffer:
+def _compiled_offer(index: int, offer: Offer, budget: Budget, expr) -> CompiledOffer:
     static = {
         "offer_id": offer.offer_id,
         "type": offer.type,
@@ -134,7 +158,8 @@ def _compiled_offer(index: int, offer: Offer, cost_per_point: float, expr) -> Co
     return CompiledOffer(
         index=index,
         offer=offer,
-        cost=offer.points_cost * cost_per_point,
+        cost_per_point=budget.cost_per_point,
+        currency=budget.currency,
         static=static,
         applicability=expr(offer.applicability, f"offers[{index}].applicability", True),
         suitability=expr(offer.suitability, f"offers[{index}].suitability", True),

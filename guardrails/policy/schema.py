@@ -26,12 +26,15 @@ class _Model(BaseModel):
 
 
 class Budget(_Model):
-    """Points per period; money is points x cost_per_point (money_per_period must agree).
+    """Points per period, what a point costs, and optional limits per scope in points and in
+    money (major units of ``currency``; the ledger keeps integer minor units).
 
-    Limits per scope: the contract's per period (``points_per_period``) and over its life
-    (``total_points``), each customer's per period and over the contract's life, and the
-    partner's per period across all of its contracts (every contract of the partner should
-    state the same; the latest reservation's applies)."""
+    Limits per scope: the contract's per period (``points_per_period``, ``money_per_period``)
+    and over its life (``total_points``, ``total_money``), each customer's per period and over
+    the contract's life, and the partner's per period and over its life across all of its
+    contracts (every contract of the partner should state the same; the latest reservation's
+    applies). An award's money is its points x ``cost_per_point`` plus the offer's
+    ``money_value``."""
 
     period: PeriodKind
     points_per_period: StrictInt = Field(gt=0)
@@ -42,11 +45,18 @@ class Budget(_Model):
     customer_points_per_period: StrictInt | None = Field(default=None, gt=0)
     customer_total_points: StrictInt | None = Field(default=None, gt=0)
     partner_points_per_period: StrictInt | None = Field(default=None, gt=0)
-    carry_over: StrictBool = False  # unspent points of a period add to the next one (once)
+    partner_total_points: StrictInt | None = Field(default=None, gt=0)
+    total_money: StrictFloat | None = Field(default=None, gt=0)
+    customer_money_per_period: StrictFloat | None = Field(default=None, gt=0)
+    customer_total_money: StrictFloat | None = Field(default=None, gt=0)
+    partner_money_per_period: StrictFloat | None = Field(default=None, gt=0)
+    partner_total_money: StrictFloat | None = Field(default=None, gt=0)
+    carry_over: StrictBool = False  # unspent points (and money) of a period add to the next, once
 
 
 class Offer(_Model):
-    """One catalogue entry: what it costs the budget, what it is worth to the program if taken."""
+    """One catalogue entry: what it costs the budget (points, and money paid besides them),
+    what it is worth to the program if taken, and its own limits per period and lifetime."""
 
     offer_id: StrictStr = Field(pattern=_ID)
     type: StrictStr = Field(min_length=1)
@@ -56,6 +66,10 @@ class Offer(_Model):
     valid_days: StrictInt = Field(default=30, gt=0)
     cap_per_customer_per_period: StrictInt = Field(gt=0)
     points_per_period: StrictInt | None = Field(default=None, gt=0)
+    total_points: StrictInt | None = Field(default=None, gt=0)
+    money_value: StrictFloat | None = Field(default=None, gt=0)  # None: points only
+    money_per_period: StrictFloat | None = Field(default=None, gt=0)
+    total_money: StrictFloat | None = Field(default=None, gt=0)
     channel: Channel
     applicability: StrictStr | None = None
     suitability: StrictStr | None = None
@@ -138,13 +152,3 @@ class Policy(_Model):
             if offer.offer_id == offer_id:
                 return offer
         raise KeyError(offer_id)
-
-    def limits(self) -> dict:
-        """Budget limits in points for the ledger's scopes (None: tracked, not limited)."""
-        return {
-            "period": self.budget.period,
-            "contract_per_period": self.budget.points_per_period,
-            "contract_lifetime": self.budget.total_points,
-            "customer_per_period": self.budget.customer_points_per_period,
-            "offer_per_period": {o.offer_id: o.points_per_period for o in self.offers},
-        }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from decimal import Decimal
 
 import pandas as pd
 
@@ -24,6 +25,8 @@ from guardrails.engine import (
     History,
     guard,
 )
+from guardrails.ledger.model import Scope, ScopeKind
+from guardrails.money import decimals
 from guardrails.policy.compiled import CompiledPolicy
 from guardrails.policy.sim_inputs import timestamps
 
@@ -157,6 +160,12 @@ def _binds(code: str, d: Decision) -> bool:
     return code not in NOT_BINDING
 
 
+def _money_spent(cp: CompiledPolicy, books: Books, period: str) -> float:
+    """Money the period's grants cost (points' worth plus money values), in major units."""
+    scope = Scope(ScopeKind.CONTRACT_MONEY, cp.contract_id, period)
+    return float(Decimal(books.taken[scope.id]).scaleb(-decimals(cp.policy.budget.currency)))
+
+
 def summarize(cp: CompiledPolicy, decisions: pd.DataFrame, books: Books) -> dict:
     """Who gets what, budget burn per period and how often each rule binds."""
     budget = cp.policy.budget
@@ -169,7 +178,7 @@ def summarize(cp: CompiledPolicy, decisions: pd.DataFrame, books: Books) -> dict
         {
             "period": period,
             "points": int(points),
-            "money": round(points * budget.cost_per_point, 2),
+            "money": _money_spent(cp, books, period),
             "budget_points": budget.points_per_period,
             "share": round(points / budget.points_per_period, 4),
         }

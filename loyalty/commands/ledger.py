@@ -32,7 +32,8 @@ def balances(
     kind: Annotated[
         str | None,
         typer.Option(
-            help="Only this scope kind: contract, partner, customer, offer, cap, contact."
+            help="Only this scope kind: contract, partner, customer, offer, cap, contact, or a "
+            "money twin (contract_money, partner_money, customer_money, offer_money)."
         ),
     ] = None,
     period: Annotated[str | None, typer.Option(help="Only this period key, e.g. 2025Q3.")] = None,

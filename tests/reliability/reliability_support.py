@@ -248,7 +248,8 @@ def small_budget_policy(text: str) -> str:
     b = doc["budget"]
     b["period"] = "month"
     b["points_per_period"] = SMALL_BUDGET
-    b["money_per_period"] = round(SMALL_BUDGET * b["cost_per_point"], 2)
+    # money binds before points (80% of their worth): the race is run on the money scopes too
+    b["money_per_period"] = round(SMALL_BUDGET * b["cost_per_point"] * 0.8, 2)
     b["customer_points_per_period"] = 4_000
     b.pop("total_points", None)
     doc["offers"] = [o for o in doc["offers"] if o["points_cost"] <= 4_000]
@@ -676,6 +677,9 @@ def verify_trail(env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+_RULE_CODES = {"budget", "cap", "contact_limit", "suppression", "consent_marketing", "eligibility"}
+
+
 def summary(outcome: Outcome, took_s: float) -> str:
     lat = sorted(outcome.latencies) or [0.0]
     first = [a[0] for a in outcome.answers.values() if a]
@@ -683,10 +687,19 @@ def summary(outcome: Outcome, took_s: float) -> str:
     lost_race = sum(
         1 for a in first if a.get("status") == "rejected" and a["reasons"][0]["code"] == "budget"
     )
+    # the rules that kept offers from the no-offer answers: how much the caps, contact limits
+    # and budgets were exercised (an answer counts once per rule it cites)
+    bound = Counter(
+        code
+        for a in first
+        if a.get("status") == "no_offer"
+        for code in {r["code"] for r in a["reasons"]} & _RULE_CODES
+    )
     return (
         f"{len(outcome.answers)} keys answered in {took_s:.1f} s, "
         f"HTTP {dict(outcome.statuses)}, decisions {dict(statuses)} "
-        f"({lost_race} refused by the ledger after a lost budget race), "
+        f"({lost_race} refused by the ledger after a lost budget race; no-offer answers citing "
+        f"{dict(sorted(bound.items()))}), "
         f"transient errors retried {dict(outcome.retried_errors)}, "
         f"p50 {lat[len(lat) // 2] * 1000:.0f} ms, p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"
     )

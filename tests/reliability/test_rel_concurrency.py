@@ -67,7 +67,7 @@ def test_two_workers_sqlite_ledger(home_env, tmp_path: Path) -> None:
 
 
 def test_two_instances_one_postgres_ledger(home_env, pg_schema_url, tmp_path: Path) -> None:
-    n = sized(FULL_DECISIONS // 2, 200)
+    n = sized(FULL_DECISIONS, 200)
     plan = make_plan("pg", n, customer_pools(Path(home_env["LOYALTY_HOME"])), outside=0.1)
     env = {**home_env, "LOYALTY_LEDGER_URL": pg_schema_url}
     apply_policies(env)
