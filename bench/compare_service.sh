@@ -2,8 +2,10 @@
 # The decision service of two commits, measured interleaved on one machine: each commit in its
 # own git worktree with its own environment (uv sync --frozen) and its own demo data home, then
 # PAIRS pairs of bench/bench_service.py runs (one run each, 10 s per measurement), the order
-# alternating (old new, new old, ...) so that drift of the machine falls on both alike. Prints
-# the median of each figure per commit and writes the raw results under OUT.
+# alternating (old new, new old, ...) so that drift of the machine falls on both alike. Both run
+# this checkout's bench/bench_service.py (copied into each worktree), so both are measured
+# alike, server CPU time per request included. Prints the median of each figure per commit and
+# writes the raw results under OUT.
 #
 #   bash bench/compare_service.sh OLD_REF [NEW_REF] [PAIRS]     (NEW_REF default HEAD, PAIRS 3)
 #
@@ -35,7 +37,8 @@ prepare() {  # $1 ref -> prints the worktree path (environment and demo home mad
 }
 
 run() {  # $1 label, $2 worktree, $3 run number
-  (cd "$2" && PATH="$2/.venv/bin:$PATH" .venv/bin/python bench/bench_service.py \
+  cp "$ROOT/bench/bench_service.py" "$2/bench/_bench_service_compare.py"
+  (cd "$2" && PATH="$2/.venv/bin:$PATH" .venv/bin/python bench/_bench_service_compare.py \
     --home "$2/.bench-home" --runs 1 --seconds 10 --out "$OUT/$3-$1.json" >"$OUT/$3-$1.log" 2>&1)
   echo "run $3 ($1) done" >&2
 }

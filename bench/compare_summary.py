@@ -16,7 +16,12 @@ from pathlib import Path
 
 from run_all import machine  # this folder: the script runs from bench/
 
-FIGURES = (("per_s_8_clients", "req/s, 8 clients", 1), ("paced_100_p99_ms", "p99 ms at 100/s", -1))
+FIGURES = (
+    ("per_s_8_clients", "req/s, 8 clients", 1),
+    ("x_mlflow_per_s", "x MLflow req/s (same run)", 1),
+    ("paced_100_p99_ms", "p99 ms at 100/s", -1),
+    ("cpu_ms_per_req_8_clients", "server CPU ms per request", -1),
+)
 
 
 def load(folder: Path) -> dict[str, list[dict]]:
@@ -87,8 +92,9 @@ def _record(folder: Path, runs: dict[str, list[dict]], rows: list[dict]) -> None
     )
     record = {
         "name": "service, two commits interleaved",
-        "command": "bash bench/compare_service.sh OLD_REF NEW_REF 3 (each run: "
-        "bench/bench_service.py --runs 1 --seconds 10, on each commit's own demo home)",
+        "command": f"bash bench/compare_service.sh OLD_REF NEW_REF {len(runs['new'])} (each "
+        "run: this checkout's bench/bench_service.py --runs 1 --seconds 10, on each commit's own "
+        "environment and demo home; server CPU summed over the server's process tree)",
         "measured": first.get("measured") or f"{machine()}, {dt.date.today().isoformat()}",
         "config": {"runs_per_commit": len(runs["new"]), "commits": commits},
         "results": rows,
@@ -98,7 +104,7 @@ def _record(folder: Path, runs: dict[str, list[dict]], rows: list[dict]) -> None
 
 
 def _list(values: list[float]) -> str:
-    return "[" + ", ".join(f"{v:.1f}" for v in values) + "]"
+    return "[" + ", ".join(f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" for v in values) + "]"
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.consent import CONSENT_FIELDS
 from features.contract import FeatureContract
 from features.errors import UnavailableError
 
@@ -129,6 +130,9 @@ class FeatureStore:
         self._local = threading.local()
         names = ", ".join(f'"{n}"' for n in self.contract.names)
         self._select = f"SELECT customer_key, {names} FROM features WHERE customer_key IN "
+        self._consent_fields = [n for n in CONSENT_FIELDS if n in self.contract.names]
+        fields = ", ".join(f'"{n}"' for n in self._consent_fields)
+        self._select_consent = f"SELECT customer_key, {fields} FROM features WHERE customer_key IN "
 
     def _connect(self, *, shared: bool = False) -> sqlite3.Connection:
         uri = f"file:{self.path}?mode=ro"
@@ -150,6 +154,16 @@ class FeatureStore:
             for row in self._select_rows(db, [str(c) for c in customer_ids])
         }
 
+    def consent(self, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Only the consent record (``features.consent.CONSENT_FIELDS``) of each customer in the
+        store: what is read before any feature, to know whether features may be read at all."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = self._connect(shared=True)
+        fields = self._consent_fields
+        rows = self._select_rows(db, [str(c) for c in customer_ids], self._select_consent)
+        return {row[0]: dict(zip(fields, row[1:], strict=True)) for row in rows}
+
     def read(self, customer_ids: Iterable[str]) -> pd.DataFrame:
         """Features of the given customers (those not in the store are left out)."""
         with self._connect() as db:
@@ -157,10 +171,12 @@ class FeatureStore:
         frame = pd.DataFrame(found, columns=["customer_key", *self.contract.names])
         return typed_frame(self.contract, frame)
 
-    def _select_rows(self, db: sqlite3.Connection, keys: list[str]) -> list[tuple]:
+    def _select_rows(
+        self, db: sqlite3.Connection, keys: list[str], select: str | None = None
+    ) -> list[tuple]:
         found: list[tuple] = []
         for start in range(0, len(keys), _MAX_PARAMS):
             chunk = keys[start : start + _MAX_PARAMS]
-            sql = self._select + "(" + ", ".join("?" * len(chunk)) + ")"
+            sql = (select or self._select) + "(" + ", ".join("?" * len(chunk)) + ")"
             found += db.execute(sql, chunk).fetchall()
         return found

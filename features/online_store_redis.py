@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import redis
 
+from features.consent import CONSENT_FIELDS
 from features.contract import FeatureContract
 from features.online_store import BATCH, FeatureStoreUnavailableError, plain_values, typed_frame
 
@@ -28,6 +29,11 @@ _CHUNK = BATCH // 5
 
 def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+def _consent_key(rows_key: str) -> str:
+    """The hash of the snapshot's consent records, beside its rows."""
+    return f"{rows_key}:consent"
 
 
 def _keys(prefix: str, sid: str) -> tuple[str, str]:
@@ -71,10 +77,11 @@ def write_snapshot_redis(
         old = client.getset(f"{prefix}:current", sid)
     except redis.RedisError as exc:
         with contextlib.suppress(redis.RedisError):  # leave no half-written snapshot
-            client.delete(meta_key, rows_key)
+            client.delete(meta_key, rows_key, _consent_key(rows_key))
         raise FeatureStoreUnavailableError(f"cannot write features to {url}: {exc}") from exc
     if old is not None:
-        for key in _keys(prefix, old.decode()):
+        old_meta, old_rows = _keys(prefix, old.decode())
+        for key in (old_meta, old_rows, _consent_key(old_rows)):
             client.expire(key, GRACE_S)
     return len(frame)
 
@@ -87,14 +94,18 @@ def _write_rows(
         plain_values(frame[n], spec)
         for n, spec in zip(contract.names, contract.features, strict=True)
     ]
+    consent = [i for i, n in enumerate(contract.names) if n in CONSENT_FIELDS]
     for start in range(0, len(keys), _CHUNK):
         stop = start + _CHUNK
-        chunk = {
-            k: json.dumps(list(values), separators=(",", ":"))
-            for k, *values in zip(keys[start:stop], *(c[start:stop] for c in columns), strict=True)
-        }
+        rows = list(zip(keys[start:stop], *(c[start:stop] for c in columns), strict=True))
+        chunk = {k: json.dumps(list(values), separators=(",", ":")) for k, *values in rows}
         if chunk:
             client.hset(rows_key, mapping=chunk)
+            records = {
+                k: json.dumps([values[i] for i in consent], separators=(",", ":"))
+                for k, *values in rows
+            }
+            client.hset(_consent_key(rows_key), mapping=records)
 
 
 class RedisFeatureStore:
@@ -122,6 +133,7 @@ class RedisFeatureStore:
         self.as_of = pd.Timestamp(meta["as_of"])
         self.contract = FeatureContract.from_dict(json.loads(meta["contract"]))
         self.rows = int(meta["rows"])
+        self._consent_fields = [n for n in self.contract.names if n in CONSENT_FIELDS]
 
     def current_token(self) -> Any:
         """The snapshot the pointer names now (this one's while Redis cannot answer)."""
@@ -147,6 +159,28 @@ class RedisFeatureStore:
         names = self.contract.names
         return {
             k: dict(zip(names, json.loads(v), strict=True))
+            for k, v in zip(keys, found, strict=True)
+            if v is not None
+        }
+
+    def consent(self, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Only the consent record of each stored customer, from the snapshot's consent hash
+        (written beside the rows): read before any feature."""
+        keys = [str(c) for c in customer_ids]
+        if not keys:
+            return {}
+        try:
+            found = self.client.hmget(_consent_key(self._rows_key), keys)
+            if not all(found) and not self.client.exists(_consent_key(self._rows_key)):
+                raise FeatureStoreUnavailableError(
+                    f"snapshot {self.token} at {self.where} has no consent records (written "
+                    "by an earlier release, or expired): run `loyalty features materialize`"
+                )
+        except redis.RedisError as exc:
+            raise FeatureStoreUnavailableError(f"Redis at {self.where}: {exc}") from exc
+        fields = self._consent_fields
+        return {
+            k: dict(zip(fields, json.loads(v), strict=True))
             for k, v in zip(keys, found, strict=True)
             if v is not None
         }

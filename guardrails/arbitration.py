@@ -62,9 +62,17 @@ def rank_key(v: Valued) -> tuple[float, int, str]:
     return (-v.expected_value, v.points, v.co.offer.offer_id)
 
 
-def route_for(cp: CompiledPolicy, risk: float | None) -> tuple[Route, Reason]:
+def route_for(
+    cp: CompiledPolicy, risk: float | None, withheld: bool = False
+) -> tuple[Route, Reason]:
     """approve below approve_below, review below review_below, reject above; no score: review."""
     routing = cp.policy.risk_routing
+    if withheld:
+        text = (
+            "Not scored: the customer's consent does not allow their data to be used, so no "
+            "feature was read and no model ran."
+        )
+        return "review", Reason("not_scored", "consent", text, cp.version)
     if risk is None:
         text = "No risk score (model unavailable): a person reviews the decision (safe fallback)."
         return "review", Reason("risk_route", "risk_routing", text, cp.version)
@@ -92,7 +100,7 @@ def decide(
     """The decision for one request under one compiled policy (no I/O, no side effects)."""
     now = utc(request.time)
     period = period_key(now, cp.policy.budget.period)
-    route, route_reason = route_for(cp, scores.risk)
+    route, route_reason = route_for(cp, scores.risk, scores.withheld)
     partner = request.partner_id or cp.policy.partner_id
     blockers, context = _contract_level(cp, features, request, state, scores, now, partner)
     if blockers:

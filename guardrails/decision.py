@@ -94,6 +94,10 @@ class Scores:
     risk: float | None
     propensity: Mapping[str, float] = field(default_factory=dict)
     factors: Mapping[str, Sequence[tuple[str, float]]] = field(default_factory=dict)
+    withheld: bool = False  # not scored: consent did not allow the customer's data to be read
+
+
+WITHHELD = Scores(None, None, withheld=True)
 
 
 @dataclass(frozen=True, slots=True)

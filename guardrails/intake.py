@@ -92,6 +92,30 @@ class OnlineState:
                 state.declines.append(when)
         return state
 
+    def consents(self, customer_ids: list[str], now: dt.datetime) -> dict[str, CustomerState]:
+        """Only the consent events of several customers up to ``now`` (latest per scope wins),
+        one indexed query per 500 customers: what ``/score`` reads before any feature."""
+        states: dict[str, CustomerState] = {}
+        ids = list(dict.fromkeys(str(c) for c in customer_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            try:
+                rows = self.db.query(
+                    "SELECT customer_id, at, consent_scope, consent_granted FROM intake_events "
+                    f"WHERE customer_id IN ({marks}) AND at <= ? "
+                    "AND event_type = 'consent_changed' ORDER BY at, event_id",
+                    (*chunk, now.timestamp()),
+                )
+            except LedgerUnavailableError as exc:
+                raise StateUnavailableError(f"event state: {exc}") from exc
+            for cid, at, scope, granted in rows:
+                if scope and granted is not None:
+                    state = states.setdefault(cid, CustomerState())
+                    state.consent[f"consent_{scope}"] = int(granted)
+                    state.consent_at[f"consent_{scope}"] = dt.datetime.fromtimestamp(at, dt.UTC)
+        return states
+
     def freshness(self, now: float) -> dict[str, tuple[float, float]]:
         """Per partner: (latest event time not after ``now``, latest receipt time), epoch
         seconds. An event dated in the future does not count as fresh data (it would make the

@@ -19,6 +19,17 @@ class Settings(ServiceSettings):
     """The service's settings plus the commands' own (seed, artifact and demo folders)."""
 
     seed: int = Field(default=42, description="Default seed for simulations and sampling.")
+    ssl_certfile: Path | None = Field(
+        default=None, description="loyalty serve: TLS certificate chain (PEM); with ssl_keyfile."
+    )
+    ssl_keyfile: Path | None = Field(
+        default=None, description="loyalty serve: the certificate's private key (PEM)."
+    )
+    operator: str | None = Field(
+        default=None,
+        description="Who runs the commands, as their audit records name them (review, policy "
+        "activation, pause and resume, promotion); default: the operating-system login.",
+    )
 
     @property
     def artifacts_dir(self) -> Path:

@@ -57,7 +57,8 @@ def approval_check(required: bool, approvers: list[str], approved_by: str | None
     if not required:
         return Check(name, who or None, "not required", "-", SKIP if not who else PASS, 0, "")
     if not who:
-        return Check(name, None, allowed, "==", FAIL, 0, "approval required: --approved-by NAME")
+        detail = "approval required: the configured operator identity (LOYALTY_OPERATOR)"
+        return Check(name, None, allowed, "==", FAIL, 0, detail)
     ok = not approvers or who in approvers
     detail = "" if ok else f"{who!r} is not an approver"
     return Check(name, who, allowed, "==", PASS if ok else FAIL, 0, detail)

@@ -11,6 +11,9 @@ from serving.auth import Principal
 from serving.core import DecisionCore
 from serving.inputs import check_events
 from serving.operations import prior_decision
+from serving.schemas import ReviewAction
+
+UNAUTHENTICATED = "unauthenticated"
 
 
 def _visible(core: DecisionCore, decision_id: str, who: Principal | None) -> dict:
@@ -60,7 +63,7 @@ def cancel(core: DecisionCore, decision_id: str, reason: str | None, who=None) -
     review = _pending_review(core, response)
     if review is not None:
         try:
-            core.stores.reviews.reject(review.id, who.name if who else "service", note=why)
+            core.stores.reviews.reject(review.id, caller_name(who), note=why)
         except ReviewSettledError as exc:  # a reviewer resolved it since it was read
             raise ReviewSettledError(
                 f"decision {decision_id}: {exc} (resolved while cancelling); nothing was "
@@ -78,7 +81,7 @@ def _trail(core, response: dict, event: str, outcome: str, who, note: str | None
             decision_id=response["decision_id"],
             outcome=outcome,
             event=event,
-            caller=who.name if who else None,
+            caller=caller_name(who),
             contract_id=response["contract_id"],
             reservation_ids=[response["reservation_id"]] if response["reservation_id"] else [],
             details={"note": note} if note else {},
@@ -101,10 +104,27 @@ def review_list(core: DecisionCore, status: str | None = "pending") -> list[dict
     return [_review(r) for r in core.stores.reviews.list(status or None)]
 
 
-def review_resolve(core, review_id: str, approve: bool, by: str, note: str | None) -> dict:
-    """Approve (commit the hold) or reject (release it); errors carry their outcome type."""
+def review_resolve(
+    core: DecisionCore, review_id: str, approve: bool, who: Principal | None, body: ReviewAction
+) -> dict:
+    """Approve (commit the hold) or reject (release it) as the calling token (its label is the
+    reviewer of record); errors carry their outcome type."""
     fn = core.stores.reviews.approve if approve else core.stores.reviews.reject
-    return _review(fn(review_id, by, note=note))
+    return _review(fn(review_id, caller_name(who), note=review_note(body)))
+
+
+def caller_name(who: Principal | None) -> str:
+    """The identity an action is recorded under: the token's label (a service without tokens
+    configured, only ever in-process, records ``unauthenticated``)."""
+    return who.name if who is not None else UNAUTHENTICATED
+
+
+def review_note(body: ReviewAction) -> str | None:
+    """The body's note, plus the name an older client put in ``by`` (kept, not trusted)."""
+    if not body.by:
+        return body.note
+    claimed = f"request named: {body.by}"
+    return f"{body.note} ({claimed})" if body.note else claimed
 
 
 def _review(r) -> dict[str, Any]:

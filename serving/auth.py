@@ -8,6 +8,7 @@ constant-time (``hmac.compare_digest``) against every configured token.
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,9 @@ class Principal:
     partner: str | None = None
 
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
 def parse_tokens(text: str) -> list[tuple[bytes, Principal]]:
     """Parse the token configuration; unknown scopes are errors, not silently ignored."""
     out: list[tuple[bytes, Principal]] = []
@@ -55,7 +59,8 @@ def parse_tokens(text: str) -> list[tuple[bytes, Principal]]:
             continue
         token, sep, rest = entry.partition("=")
         if not sep or not token.strip() or not rest.strip():
-            raise ValueError(f"token entry {n + 1}: expected TOKEN=scope+scope[@PARTNER]")
+            raise ValueError(f"token entry {n + 1}: expected TOKEN=scope+scope[@PARTNER][#NAME]")
+        rest, _, name = rest.partition("#")
         scopes_text, _, partner = rest.strip().partition("@")
         scopes = frozenset(s.strip() for s in scopes_text.split("+") if s.strip())
         unknown = scopes - SCOPES
@@ -63,7 +68,13 @@ def parse_tokens(text: str) -> list[tuple[bytes, Principal]]:
             raise ValueError(f"token entry {n + 1}: unknown scope(s) {sorted(unknown)}")
         if "partner" in scopes and not partner.strip():
             raise ValueError(f"token entry {n + 1}: a partner token needs @PARTNER")
-        label = f"{'+'.join(sorted(scopes))}{'@' + partner.strip() if partner else ''}#{n + 1}"
+        if name and not _NAME.fullmatch(name.strip()):
+            raise ValueError(
+                f"token entry {n + 1}: the name after # must be 1-64 letters, digits or . _ - @"
+            )
+        label = name.strip() or (
+            f"{'+'.join(sorted(scopes))}{'@' + partner.strip() if partner else ''}#{n + 1}"
+        )
         out.append((token.strip().encode(), Principal(label, scopes, partner.strip() or None)))
     return out
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from features.consent import consent_record
 from features.errors import InvalidInputError, NotFoundError, UnavailableError
 from features.online_store import FeatureStoreUnavailableError
 from guardrails.ledger.home import import_legacy_files
@@ -158,15 +159,7 @@ class DecisionCore:
     def customer_rows(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
         """Typed feature rows (plain dicts) for the customers, stored values overridden by sent
         ones, each checked against the feature contract."""
-        store = self.features
-        if store is None:
-            raise UnavailableError("no online feature store: run `loyalty features materialize`")
-        problems = []
-        for i, extra in enumerate(overrides):
-            for p in check_overrides(extra or {}, store.contract.features):
-                problems.append(f"customers[{i}].{p}" if len(ids) > 1 else p)
-        if problems:
-            raise InvalidInputError("features break the feature contract", problems)
+        store = self._checked(ids, overrides)
         try:
             stored = store.lookup(ids)
         except FeatureStoreUnavailableError as exc:
@@ -176,6 +169,38 @@ class DecisionCore:
             if cid not in stored and not set(names) <= set(extra or {}):
                 raise NotFoundError(f"unknown customer {cid!r}: no materialized features")
         return decide.customer_rows(stored, ids, overrides, names)
+
+    def consent_records(self, ids: list[str], overrides: list[dict | None]) -> list[dict]:
+        """Each customer's consent record (``features.consent.CONSENT_FIELDS``) and nothing
+        else, sent values over stored ones: read before any feature, so that a customer whose
+        consent does not allow the use of their data has no feature read at all."""
+        store = self._checked(ids, overrides)
+        try:
+            stored = store.consent(ids)
+        except FeatureStoreUnavailableError as exc:
+            raise UnavailableError(f"online feature store unavailable: {exc}") from exc
+        out, names = [], set(store.contract.names)
+        for cid, extra in zip(ids, overrides, strict=True):
+            if cid not in stored and not names <= set(extra or {}):
+                raise NotFoundError(f"unknown customer {cid!r}: no materialized features")
+            record = consent_record(stored.get(cid) or {})
+            record.update({k: v for k, v in (extra or {}).items() if k in record})
+            out.append(record)
+        return out
+
+    def _checked(self, ids: list[str], overrides: list[dict | None]):
+        """The feature store, once the sent features keep to its contract (InvalidInputError
+        naming each one that does not)."""
+        store = self.features
+        if store is None:
+            raise UnavailableError("no online feature store: run `loyalty features materialize`")
+        problems = []
+        for i, extra in enumerate(overrides):
+            for p in check_overrides(extra or {}, store.contract.features):
+                problems.append(f"customers[{i}].{p}" if len(ids) > 1 else p)
+        if problems:
+            raise InvalidInputError("features break the feature contract", problems)
+        return store
 
     def close(self) -> None:
         self.stores.close()

@@ -13,7 +13,7 @@ import time
 
 from features.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from guardrails.audit import DecisionLog
-from guardrails.decision import Request
+from guardrails.decision import WITHHELD, Consent, Request
 from guardrails.engine import HOLD_TTL_S as HOLD_TTL_S  # re-exported: the service's hold TTLs
 from guardrails.engine import REVIEW_TTL_S as REVIEW_TTL_S
 from guardrails.engine import (
@@ -25,9 +25,12 @@ from guardrails.engine import (
     LedgerBudget,
     QueueReviews,
     check_current_period,
+    consent_of,
+    data_withheld,
     guard,
 )
 from guardrails.ledger import LedgerError
+from guardrails.policy.rules import data_use_blockers
 from guardrails.review import ReviewError
 from serving.core import DecisionCore
 from serving.decide import Rows, factors, predict, scores_for
@@ -47,39 +50,35 @@ def decision_id_for(key: str) -> str:
 
 
 def score(core: DecisionCore, req: ScoreRequest) -> dict:
-    """Champion scores for a batch of customers (reason codes only when asked)."""
-    offers = []
+    """Champion scores for a batch of customers (reason codes only when asked). A customer whose
+    consent does not allow the use of their data is not scored: their consent record is read,
+    nothing else; their scores are null with the consent reason."""
+    cp = None
     if req.contract_id is not None:
         cp = core.policies.get(req.contract_id)
         if cp is None:
             raise NotFoundError(f"unknown contract {req.contract_id!r}")
-        offers = [co.offer for co in cp.offers]
+    offers = [co.offer for co in cp.offers] if cp is not None else []
     ids = [c.customer_id for c in req.customers]
-    rows = Rows(core.customer_rows(ids, [c.features for c in req.customers]), offers)
+    sent = [c.features for c in req.customers]
+    refused = _score_refusals(core, cp, ids, sent)
+    allowed = [i for i in range(len(ids)) if i not in refused]
+    results: list[dict] = [
+        {"customer_id": cid, "churn": None, "risk": None, "propensity": {}, "reasons": None,
+         "consent": refused.get(i)}
+        for i, cid in enumerate(ids)
+    ]  # fmt: skip
     models = core.models
-    scored = predict(models, rows)
-    fx = factors(models, rows) if req.explain else {}
-    results = []
-    for i, cid in enumerate(ids):
-        s = scores_for(i, scored, offers, {})
-        reasons = None
-        if req.explain:
-            reasons = {
-                k: [
-                    {"feature": f, "value": v, "contribution": c, "text": t}
-                    for f, v, c, t in rows[i]
-                ]
-                for k, rows in fx.items()
-            }
-        results.append(
-            {
-                "customer_id": cid,
-                "churn": s.churn,
-                "risk": s.risk,
-                "propensity": dict(s.propensity),
-                "reasons": reasons,
-            }
-        )
+    if allowed:
+        rows = Rows(core.customer_rows([ids[i] for i in allowed], [sent[i] for i in allowed]),
+                    offers)  # fmt: skip
+        scored = predict(models, rows)
+        fx = factors(models, rows) if req.explain else {}
+        for n, i in enumerate(allowed):
+            s = scores_for(n, scored, offers, {})
+            results[i] = {"customer_id": ids[i], "churn": s.churn, "risk": s.risk,
+                          "propensity": dict(s.propensity), "reasons": _factors(fx, n),
+                          "consent": None}  # fmt: skip
     snapshot = core.features.as_of.isoformat() if core.features else None
     return {
         "results": results,
@@ -87,6 +86,44 @@ def score(core: DecisionCore, req: ScoreRequest) -> dict:
         "feature_snapshot": snapshot,
         "shadow": models.shadow_versions(),
     }
+
+
+def _factors(fx: dict, n: int) -> dict | None:
+    if not fx:
+        return None
+    return {
+        kind: [{"feature": f, "value": v, "contribution": c, "text": t} for f, v, c, t in rows[n]]
+        for kind, rows in fx.items()
+    }
+
+
+def _score_refusals(core: DecisionCore, cp, ids: list[str], sent: list) -> dict[int, str]:
+    """Index -> why that customer may not be scored, from consent records and consent events
+    alone: the contract's partner under its terms, or (no contract) the customer's own
+    partner, unless the customer withdrew data-sharing consent."""
+    now = dt.datetime.fromtimestamp(core.clock(), dt.UTC)
+    records = core.consent_records(ids, sent)
+    events = core.state.consents(ids, now)
+    refused = {}
+    for i, (cid, record) in enumerate(zip(ids, records, strict=True)):
+        st = events.get(cid)
+        if st is not None:
+            record.update(st.consent)
+        sources = _sources(core, sent[i], st)
+        if cp is not None:
+            consent = consent_of(cp, record, sources)
+            blockers = data_use_blockers(cp, cp.policy.partner_id, consent)
+            if blockers:
+                refused[i] = " ".join(b.text for b in blockers)
+            continue
+        consent = Consent.from_features(record, (), sources)
+        home = record.get("partner_id")
+        if home is None or str(home) not in consent.data_partners:
+            refused[i] = (
+                f"Not scored: the customer has not consented to their own partner ({home}) "
+                f"using their data. On record: {'; '.join(consent.basis)}."
+            )
+    return refused
 
 
 def prior_decision(core: DecisionCore, decision_id: str) -> dict | None:
@@ -116,14 +153,23 @@ def decide(
     if not backfill:  # a retry above replays whatever its period; a new decision must be current
         clock_now = dt.datetime.fromtimestamp(core.clock(), dt.UTC)
         check_current_period(cp, now, clock_now, core.settings.clock_skew_s)
-    row = core.customer_rows([req.customer_id], [req.features])[0]
     st = core.state.customer(req.customer_id, now)
-    row.update(st.consent)  # fresh consent beats the snapshot
+    sources = consent_sources(core, req, st)
+    # consent first, from the consent record alone: no feature is read and no model runs for a
+    # customer whose data the contract's partner may not use (or who may get no offer)
+    record = core.consent_records([req.customer_id], [req.features])[0]
+    record.update(st.consent)  # fresh consent beats the snapshot
+    consent = consent_of(cp, record, sources)
     models = core.models
-    offers = [co.offer for co in cp.offers]
-    rows = Rows([row], offers)  # each model's matrix is built once, shadow models included
-    scored, fx = predict(models, rows), factors(models, rows)
-    scores = scores_for(0, scored, offers, fx)
+    rows: Rows | None = None
+    if data_withheld(cp, req.partner_id or cp.policy.partner_id, consent):
+        row, scores, fx = record, WITHHELD, {}
+    else:
+        row = core.customer_rows([req.customer_id], [req.features])[0]
+        row.update(st.consent)
+        rows = Rows([row], [co.offer for co in cp.offers])  # each matrix built once
+        scored, fx = predict(models, rows), factors(models, rows)
+        scores = scores_for(0, scored, rows.offers, fx)
     pseudonymizer = core.stores.pseudonymizer
     if pseudonymizer is None:  # the service's stores always have one
         raise RuntimeError("a decision needs the pseudonymizer: raw customer ids are never stored")
@@ -132,7 +178,7 @@ def decide(
         customer_key=pseudonymizer.customer(req.customer_id),
         features=row,
         request=Request(now, req.channel, req.partner_id, req.event),
-        history=History(st.contacts, st.declines, st.sends, consent_sources(core, req, st)),
+        history=History(st.contacts, st.declines, st.sends, sources),
         scores=scores,
         idempotency_key=req.idempotency_key,
         decision_id=decision_id,
@@ -145,9 +191,11 @@ def decide(
         budget = LedgerBudget(core.stores.ledger, req.idempotency_key)
         guarded = guard(context, budget, QueueReviews(core.stores.reviews))
     # the challengers read the matrices built above: shadow scoring costs only their trees
-    shadow = predict(models, rows, shadow=True) if models.challengers else {}
+    shadow = predict(models, rows, shadow=True) if models.challengers and rows else {}
     response = build_response(core, req, cp, guarded, scores, fx, models, now, decision_id, shadow)
-    first = record_decision(core, req, response, payload_digest, caller, scores, shadow)
+    first = record_decision(
+        core, req, response, payload_digest, caller, scores, shadow, consent.basis
+    )
     if first is not None:  # another worker recorded this key first: its answer stands
         _drop_unrecorded_hold(core, first, guarded)
         return _replay(first, payload_digest, req.idempotency_key)
@@ -166,19 +214,23 @@ def consent_sources(core: DecisionCore, req: DecideRequest, st) -> dict[str, str
     """Where each consent feature of the decision came from: the latest consent event (its
     time), the request's features, or the feature snapshot (its time): the consent reasons
     cite it."""
+    return _sources(core, req.features, st)
+
+
+def _sources(core: DecisionCore, sent: dict | None, st) -> dict[str, str]:
     snapshot = (
         f"the feature snapshot of {core.features.as_of.date().isoformat()}"
         if core.features is not None
         else "the feature snapshot"
     )
-    sent = set(req.features or {})
+    at_of = st.consent_at if st is not None else {}
     sources = {}
     for name in ("consent_marketing", "consent_data_sharing"):
-        if name in st.consent_at:
-            at = st.consent_at[name].isoformat().replace("+00:00", "Z")
+        if name in at_of:
+            at = at_of[name].isoformat().replace("+00:00", "Z")
             sources[name] = f"consent_changed event of {at}"
         else:
-            sources[name] = "sent with the request" if name in sent else snapshot
+            sources[name] = "sent with the request" if name in (sent or {}) else snapshot
     return sources
 
 

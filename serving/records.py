@@ -62,9 +62,9 @@ def _reason(r) -> dict:
     }
 
 
-def decision_record(req, response, payload_digest, caller, scores, shadow):
+def decision_record(req, response, payload_digest, caller, scores, shadow, consent=()):
     """The audit record of a decision: versions, input digest, scores (incl. ``shadow_*``),
-    reason codes and the response itself."""
+    reason codes, the consent it rests on (each scope and its source) and the response."""
     numbers = {k: v for k, v in (("churn", scores.churn), ("risk", scores.risk)) if v is not None}
     if response["offer_id"]:
         numbers["propensity"] = scores.propensity[response["offer_id"]]
@@ -89,12 +89,15 @@ def decision_record(req, response, payload_digest, caller, scores, shadow):
             "response": response,
             "shadow": shadow,
             "shadow_models": response["versions"]["shadow_models"],
+            "consent": list(consent),
         },
     )
 
 
-def record_decision(core, req, response, payload_digest, caller, scores, shadow) -> dict | None:
+def record_decision(
+    core, req, response, payload_digest, caller, scores, shadow, consent=()
+) -> dict | None:
     """Record the decision once per idempotency key (guardrails' decision log): None when this
     call recorded it; otherwise the audit body of the decision recorded first for the key."""
-    record = decision_record(req, response, payload_digest, caller, scores, shadow)
+    record = decision_record(req, response, payload_digest, caller, scores, shadow, consent)
     return DecisionLog(core.stores.audit).record(record, core.clock())

@@ -40,7 +40,7 @@ EXAMPLE_EVENTS: JsonDict = {
     ]
 }
 EXAMPLE_ACTION: JsonDict = {"reason": "orchestrator cancelled the campaign"}
-EXAMPLE_REVIEW: JsonDict = {"by": "alice", "note": "known customer"}
+EXAMPLE_REVIEW: JsonDict = {"note": "known customer"}
 
 
 class _Strict(BaseModel):
@@ -76,6 +76,11 @@ class CustomerScores(BaseModel):
     risk: float | None
     propensity: dict[str, float]
     reasons: dict[str, list[Factor]] | None = None
+    consent: str | None = Field(
+        default=None,
+        description="Why the customer was not scored (their consent does not allow the use of "
+        "their data, with the consent event it rests on); null when scored.",
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -191,6 +196,13 @@ class ActionRequest(_Strict):
 
 
 class ReviewAction(_Strict):
+    """A reviewer's verdict: who resolved it is the calling token's label, never a name in the
+    body; a ``by`` sent by an older client is kept in the note as what the request said."""
+
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE_REVIEW})
-    by: str = Field(min_length=1, max_length=64)
     note: str | None = Field(default=None, max_length=500)
+    by: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Deprecated: not an identity. Kept in the note as 'request named: ...'.",
+    )

@@ -257,12 +257,15 @@ class DecisionService:
             return _refusal(exc)
 
     @routes.post("/reviews/{review_id}/{verdict}")
-    def resolve(self, review_id: str, verdict: str, body: ReviewAction):
+    def resolve(
+        self, review_id: str, verdict: str, request: Request, body: ReviewAction | None = None
+    ):
         try:
             if verdict not in ("approve", "reject"):
                 raise NotFoundError(f"no verdict {verdict!r}: approve or reject")
+            body = body or ReviewAction()
             return actions.review_resolve(
-                self.core, review_id, verdict == "approve", body.by, body.note
+                self.core, review_id, verdict == "approve", _principal(request), body
             )
         except Exception as exc:
             return _refusal(exc)

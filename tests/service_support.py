@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TOKENS = (
-    "orch-secret-0001=orchestrator;op-secret-0001=operator;rev-secret-0001=reviewer;"
+    "orch-secret-0001=orchestrator;op-secret-0001=operator;rev-secret-0001=reviewer#rita;"
     "p1-secret-0001=partner@P01;p2-secret-0001=partner@P02;"
     "backfill-secret-0001=orchestrator+operator"
 )

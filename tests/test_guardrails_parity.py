@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from test_policy_helpers import compiled
 
+from features.consent import consent_record
 from guardrails.policy.simulation import row_times, scores_from_columns, simulate
 
 # customer, as_of, marketing consent, data-sharing consent, home partner, churn, risk, propensity
@@ -93,6 +94,7 @@ def _core(cp, frame: pd.DataFrame, url: str, clock: list[float]):
         settings=SimpleNamespace(clock_skew_s=300.0),
         controls=SimpleNamespace(paused=lambda _contract: None),
         customer_rows=lambda ids, _overrides: [dict(table[i]) for i in ids],
+        consent_records=lambda ids, _overrides: [consent_record(table[i]) for i in ids],
         state=SimpleNamespace(
             customer=lambda *_: SimpleNamespace(
                 consent={}, consent_at={}, contacts={}, declines=[], sends=[]
@@ -163,9 +165,9 @@ def test_distinct_customers_get_the_same_decisions_online_and_offline(tmp_path) 
     assert online == offline
     assert offline == [
         ("c1", "A", 1000, "approve"),
-        ("c2", None, 0, "approve"),  # marketing consent
+        ("c2", None, 0, "review"),  # no marketing consent: not scored, no risk to route by
         ("c3", "A", 1000, "review"),  # held while a person reviews it
-        ("c4", None, 0, "approve"),  # P1 is not among the partners P2's customer shares with
+        ("c4", None, 0, "review"),  # P1 may not use P2's customer's data: not scored
         ("c5", None, 0, "reject"),
         ("c6", None, 0, "approve"),  # the quarter's 2000 points are held
         ("c7", None, 0, "approve"),

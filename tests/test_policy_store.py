@@ -231,8 +231,9 @@ def test_every_policy_command_has_help(command: str | None) -> None:
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def _cli(home: Path, *args: str):
-    return runner.invoke(app, ["policy", *args], env={"LOYALTY_HOME": str(home)})
+def _cli(home: Path, *args: str, operator: str = "ops-1"):
+    env = {"LOYALTY_HOME": str(home), "LOYALTY_OPERATOR": operator}
+    return runner.invoke(app, ["policy", *args], env=env)
 
 
 def test_cli_apply_list_rollback_diff(tmp_path: Path) -> None:
@@ -251,8 +252,17 @@ def test_cli_apply_list_rollback_diff(tmp_path: Path) -> None:
     assert listing[0].startswith(f"  C-1          {h1}") and listing[1].startswith(
         f"* C-1          {h2}"
     )
-    result = _cli(home, "rollback", "C-1")
-    assert result.exit_code == 0 and f"rolled back to {h1} (was {h2})" in result.output
+    result = _cli(home, "rollback", "C-1", operator="finance-2")
+    assert (
+        result.exit_code == 0 and f"rolled back to {h1} (was {h2}), by finance-2" in result.output
+    )
+    from guardrails.ledger.home import open_policy_store
+
+    opened = open_policy_store(f"sqlite:///{home / 'ledger.db'}", home)
+    history = opened.history("C-1")
+    opened.db.close()
+    assert [(a.action, a.by) for a in history] == [
+        ("apply", "ops-1"), ("apply", "ops-1"), ("rollback", "finance-2")]  # fmt: skip
     result = _cli(home, "diff", h1, str(two))
     assert result.output.strip() == "~ budget.points_per_period: 10000 -> 20000"
     assert (home / "ledger.db").exists() and not (home / "policies.db").exists()
@@ -292,7 +302,7 @@ def test_cli_pause_and_resume_a_contracts_spending(tmp_path: Path) -> None:
     result = _cli(home, "pause", "C-1")
     assert result.exit_code == 2 and "no active policy for contract 'C-1'" in result.output
     assert _cli(home, "apply", str(one)).exit_code == 0
-    result = _cli(home, "pause", "C-1", "--reason", "budget under review", "--by", "finance")
+    result = _cli(home, "pause", "C-1", "--reason", "budget under review", operator="finance")
     assert result.exit_code == 0 and "C-1: spending paused at " in result.output
     assert "by finance" in result.output
     again = _cli(home, "pause", "C-1")

@@ -275,17 +275,21 @@ def _review_flooding(package, rows: pd.DataFrame, share: float):
     return replace(package, calibrator=Calibrator("isotonic", x=tuple(x), y=tuple(y)))
 
 
-def test_a_required_approval_blocks_until_a_named_approver_signs(env: Env) -> None:
+def test_a_required_approval_blocks_until_a_named_approver_signs(env: Env, monkeypatch) -> None:
     copy = register_with_reference(
         env.home, "churn", env.good, reference_of(env.home, "churn", env.good)
     )
     config = env.tmp / "approval.yaml"
     config.write_text("gate:\n  approval: {required: true, approvers: [alice]}\n")
     _reset(env, "churn", champion=env.good, challenger=copy)
-    code, result = _gate(env, "churn", "--config", config)
+    monkeypatch.delenv("LOYALTY_OPERATOR", raising=False)
+    code, result = _gate(env, "churn", "--config", config)  # an OS login approves nothing
     assert code == 1
     assert result["failed"] == ["approval"]
-    code, result = _gate(env, "churn", "--config", config, "--approved-by", "alice")
+    gone = invoke(env.home, "promote", "churn", "--dataset", env.dataset, "--approved-by", "eve")
+    assert gone.exit_code == 2 and "--approved-by is gone" in gone.output
+    monkeypatch.setenv("LOYALTY_OPERATOR", "alice")
+    code, result = _gate(env, "churn", "--config", config)
     assert code == 0
     assert aliases(env.home, "churn") == {"champion": copy, "previous": env.good}
     tags = client(env.home).get_model_version("loyalty-churn", str(copy)).tags

@@ -25,8 +25,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "home"
 
 
-def run(*args: str):
-    return runner.invoke(app, list(args))
+def run(*args: str, operator: str | None = None):
+    """The command in-process; ``operator`` is the configured LOYALTY_OPERATOR identity."""
+    return runner.invoke(app, list(args), env={"LOYALTY_OPERATOR": operator} if operator else None)
 
 
 def _decision_in_review(n: int) -> str:
@@ -61,8 +62,8 @@ def test_review_and_audit_commands(home: Path, tmp_path: Path) -> None:
     listed = run("review", "list", "--json")
     assert listed.exit_code == 0 and {r["id"] for r in json.loads(listed.output)} == {
         first, second}  # fmt: skip
-    assert run("review", "approve", first, "--by", "alice", "--note", "ok").exit_code == 0
-    assert run("review", "reject", second, "--by", "bob").exit_code == 0
+    assert run("review", "approve", first, "--note", "ok", operator="alice").exit_code == 0
+    assert run("review", "reject", second, operator="bob").exit_code == 0
     again = run("review", "approve", second)
     assert again.exit_code == 2 and "already rejected" in again.output
     assert run("review", "approve", "nope").exit_code == 2
@@ -114,7 +115,7 @@ def test_unreachable_ledger_is_exit_2(home: Path, monkeypatch: pytest.MonkeyPatc
 def test_commands_on_postgresql(home: Path, pg_url: str, monkeypatch) -> None:
     monkeypatch.setenv("LOYALTY_LEDGER_URL", pg_url)
     review = _decision_in_review(1)
-    assert run("review", "approve", review, "--by", "alice").exit_code == 0
+    assert run("review", "approve", review, operator="alice").exit_code == 0
     assert run("audit", "verify").exit_code == 0
     assert run("ledger", "check").exit_code == 0
 
@@ -166,6 +167,20 @@ def test_review_list_shows_whole_ids_when_not_a_terminal(home: Path) -> None:
     assert [cell.strip() for cell in row[1:3]] == [review, "d" * 32]
     assert [cell.strip() for cell in row[5:9]] == [contract, offer, "7", "60 min"]
     assert "…" not in listed.output and "..." not in listed.output
-    approved = run("review", "approve", review, "--by", "alice")
+    approved = run("review", "approve", review, operator="alice")
     assert approved.exit_code == 0, approved.output
     assert approved.output == f"review {review} approved by alice; budget committed\n"
+
+
+def test_the_cli_acts_as_the_configured_operator_never_a_name_per_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    monkeypatch.delenv("LOYALTY_OPERATOR", raising=False)
+    review = _decision_in_review(1)
+    refused = run("review", "approve", review, "--by", "mallory")
+    assert refused.exit_code == 2 and "No such option: --by" in refused.output
+    approved = run("review", "approve", review)
+    login = getpass.getuser()
+    assert approved.output == f"review {review} approved by os:{login}; budget committed\n"

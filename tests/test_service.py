@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.schemas import EXAMPLE_DECIDE, DecideRequest, ScoreRequest
+from serving.auth import Principal
+from serving.schemas import EXAMPLE_DECIDE, DecideRequest, ReviewAction, ScoreRequest
 from tests.service_support import CONSENTED, REVIEW_CONTRACT, build_home, env
 
 
@@ -60,17 +61,50 @@ def test_ready_with_champions_policies_and_ledger(core):
 def test_score_gives_probabilities_versions_and_reasons_on_request(core):
     from serving import operations
 
-    req = ScoreRequest(customers=[{"customer_id": "1"}, {"customer_id": "2"}], contract_id="C-P01")
+    two = [{"customer_id": "2"}, {"customer_id": "1", "features": CONSENTED}]
+    req = ScoreRequest(customers=two, contract_id="C-P01")
     plain = operations.score(core, req)
-    assert [r["customer_id"] for r in plain["results"]] == ["1", "2"]
+    assert [r["customer_id"] for r in plain["results"]] == ["2", "1"]
     for r in plain["results"]:
         assert 0 <= r["churn"] <= 1 and 0 <= r["risk"] <= 1 and r["reasons"] is None
-        assert len(r["propensity"]) == 4
+        assert len(r["propensity"]) == 4 and r["consent"] is None
     assert plain["model_versions"]["churn"].startswith("loyalty-churn/")
     explained = operations.score(core, req.model_copy(update={"explain": True}))
     assert explained["results"][0]["churn"] == plain["results"][0]["churn"]
     reasons = explained["results"][0]["reasons"]["churn"]
     assert reasons and all(r["text"] and r["feature"] for r in reasons)
+
+
+def test_a_customer_whose_consent_forbids_data_use_is_not_scored_and_nothing_read(core):
+    """Customer 1 of the test data withdrew data-sharing consent, so not even their own partner
+    may use their data: their consent record is read, no feature row, and no score."""
+    from serving import operations
+
+    looked_up: list[list[str]] = []
+    store = core.features
+    real = store.lookup
+
+    def spy(ids):
+        looked_up.append(list(ids))
+        return real(ids)
+
+    store.lookup = spy
+    try:
+        req = ScoreRequest(customers=[{"customer_id": "1"}, {"customer_id": "2"}], explain=True)
+        out = operations.score(core, req)
+    finally:
+        del store.lookup
+    first, second = out["results"]
+    assert (first["churn"], first["risk"], first["propensity"], first["reasons"]) == (
+        None, None, {}, None)  # fmt: skip
+    assert first["consent"] == (
+        "Not scored: the customer has not consented to their own partner (P01) using their "
+        "data. On record: marketing granted (the feature snapshot of "
+        f"{core.features.as_of.date().isoformat()}); data sharing withdrawn (the feature "
+        f"snapshot of {core.features.as_of.date().isoformat()})."
+    )
+    assert second["churn"] is not None and second["consent"] is None
+    assert looked_up == [["2"]]  # customer 1's features were never read
 
 
 def test_sent_features_override_stored_ones(core):
@@ -179,7 +213,10 @@ def test_review_route_holds_budget_until_approved(core):
         actions.commit(core, d["decision_id"])
     pending = {r["review_id"] for r in actions.review_list(core)}
     assert d["review_id"] in pending
-    approved = actions.review_resolve(core, d["review_id"], True, "alice", "known customer")
+    rita = Principal("rita", frozenset({"reviewer"}))
+    approved = actions.review_resolve(
+        core, d["review_id"], True, rita, ReviewAction(note="known customer")
+    )
     assert approved["status"] == "approved"
     assert actions.get_decision(core, d["decision_id"])["state"] == "committed"
 
@@ -266,7 +303,7 @@ def test_alias_move_is_picked_up_and_challenger_scored_in_shadow(core):
 
     from serving import operations
 
-    before = operations.decide(core, _req("shadow-before-1"))
+    before = operations.decide(core, _req("shadow-before-1", features=CONSENTED))
     assert core.models.challengers == {}
     uri = core.settings.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -277,7 +314,7 @@ def test_alias_move_is_picked_up_and_challenger_scored_in_shadow(core):
         client.set_registered_model_alias(name, "challenger", new.version)
     assert core.refresh() is True
     assert set(core.models.challengers) == {"churn", "risk"}
-    d = operations.decide(core, _req("shadow-after-1"))
+    d = operations.decide(core, _req("shadow-after-1", features=CONSENTED))
     assert d["scores"] == before["scores"]  # the champion answers; the shadow never does
     body = operations.prior_decision(core, d["decision_id"])
     assert body["scores"]["shadow_churn"] == pytest.approx(body["scores"]["churn"])
@@ -520,3 +557,34 @@ def test_a_refresh_with_unchanged_aliases_does_not_ask_mlflow(core, monkeypatch)
     core.refresh()  # whatever earlier tests moved is loaded now
     monkeypatch.setattr(core, "_load_models", lambda: pytest.fail("a refresh asked MLflow"))
     assert core.refresh() is False
+
+
+def test_decide_for_a_customer_whose_consent_forbids_data_use_reads_and_stores_no_feature(core):
+    """No feature row read, no model run, no score or factor answered or stored; no_offer with
+    the consent reasons, and the audit record keeps the consent basis it rests on."""
+    from serving import operations
+
+    looked_up: list[list[str]] = []
+    store = core.features
+    real = store.lookup
+
+    def spy(ids):
+        looked_up.append(list(ids))
+        return real(ids)
+
+    store.lookup = spy
+    try:
+        d = operations.decide(core, _req("consent-first-1"))  # customer 1: sharing withdrawn
+    finally:
+        del store.lookup
+    assert looked_up == []
+    assert (d["status"], d["offer_id"], d["factors"]) == ("no_offer", None, {})
+    assert d["scores"] == {"churn": None, "risk": None, "propensity": {}}
+    assert [r["code"] for r in d["reasons"]] == ["consent_data_use", "not_scored"]
+    record = operations.prior_decision(core, d["decision_id"])
+    assert record["scores"] == {} and record["details"]["shadow"] == {}
+    snapshot = f"the feature snapshot of {core.features.as_of.date().isoformat()}"
+    assert record["details"]["consent"] == [
+        f"marketing granted ({snapshot})",
+        f"data sharing withdrawn ({snapshot})",
+    ]

@@ -3,6 +3,8 @@ routes, OpenAPI, metrics) and, marked slow, a real ``bentoml serve`` subprocess.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from serving.schemas import EXAMPLE_DECIDE, EXAMPLE_EVENTS, EXAMPLE_SCORE
@@ -127,7 +129,8 @@ def test_score_explain_and_decide_over_http(client):
     r = client.post("/score", json=EXAMPLE_SCORE, headers=ORCH)
     assert r.status_code == 200, r.text
     assert r.json()["results"][0]["reasons"] is None
-    r = client.post("/explain", json=EXAMPLE_SCORE, headers=ORCH)
+    consented = {"customers": [{"customer_id": "1", "features": CONSENTED}]}
+    r = client.post("/explain", json=consented, headers=ORCH)
     assert r.status_code == 200 and r.json()["results"][0]["reasons"]["churn"]
     d = client.post("/decide", json=EXAMPLE_DECIDE, headers=ORCH)
     assert d.status_code == 200, d.text
@@ -195,8 +198,34 @@ def test_events_are_idempotent_by_event_id(client):
 def test_reviews_list_for_reviewers(client):
     r = client.get("/reviews", headers=REVIEWER)
     assert r.status_code == 200 and isinstance(r.json(), list)
-    r = client.post("/reviews/nope/approve", json={"by": "alice"}, headers=REVIEWER)
+    r = client.post("/reviews/nope/approve", json={"note": "x"}, headers=REVIEWER)
     assert r.status_code == 404
+
+
+def test_a_review_is_resolved_as_the_calling_token_never_a_name_in_the_body(client):
+    """The reviewer token is named ``rita`` (``TOKEN=reviewer#rita``): a body claiming
+    ``mallory`` changes nothing but the note, which keeps what the request said."""
+    for cid in range(1, 400):  # the first customer the review contract may make an offer to
+        body = {**EXAMPLE_DECIDE, "idempotency_key": f"review-identity-{cid}",
+                "customer_id": str(cid), "contract_id": "C-P02", "features": CONSENTED}  # fmt: skip
+        decided = client.post("/decide", json=body, headers=ORCH).json()
+        if decided["status"] == "pending_review":
+            break
+    assert decided["status"] == "pending_review", decided
+    rid = decided["review_id"]
+    r = client.post(f"/reviews/{rid}/approve", json={"by": "mallory", "note": "known"},
+                    headers=REVIEWER)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["resolved_by"] == "rita"
+    from loyalty.commands.ledger import open_stores_from_settings
+
+    with open_stores_from_settings(write=False) as stores:
+        rows = stores.audit.for_decision(decided["decision_id"])
+    (record,) = [json.loads(r.body) for r in rows if r.event == "review.approved"]
+    assert (record["caller"], record["details"]["note"]) == (
+        "rita",
+        "known (request named: mallory)",
+    )
 
 
 class _Records:
@@ -291,3 +320,12 @@ def test_server_errors_keep_their_traceback_in_the_log():
     crash = record(RuntimeError("boom"))
     ClientErrorFilter().filter(crash)
     assert crash.exc_info is not None and crash.levelno == logging.ERROR
+
+
+def test_token_entries_may_name_who_holds_them() -> None:
+    from serving.auth import parse_tokens
+
+    (a, b) = parse_tokens("t1=reviewer#rita; t2=partner@P01")
+    assert (a[1].name, b[1].name, b[1].partner) == ("rita", "partner@P01#2", "P01")
+    with pytest.raises(ValueError, match="the name after # must be"):
+        parse_tokens("t1=reviewer#rita smith")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from guardrails.arbitration import decide
-from guardrails.decision import utc
+from guardrails.decision import WITHHELD, Consent, utc
 from guardrails.engine.book_reasons import books_reason, paused_decision
 from guardrails.engine.budgets import (
     BackfillBudget,
@@ -48,6 +48,15 @@ from guardrails.engine.records import (
     Status,
 )
 from guardrails.periods import period_key
+from guardrails.policy.compiled import CompiledPolicy
+from guardrails.policy.rules import consent_blockers
+
+
+def data_withheld(cp: CompiledPolicy, partner: str, consent: Consent) -> bool:
+    """True when the contract's terms or the customer's consent do not allow this decision to
+    use their data (or to make them an offer at all): it is then made from the consent record
+    alone, with no feature read and no model run."""
+    return bool(consent_blockers(cp, partner, consent))
 
 
 def guard(context: DecisionContext, budget: Budget, reviews: Reviews) -> GuardedDecision:
@@ -62,7 +71,11 @@ def guard(context: DecisionContext, budget: Budget, reviews: Reviews) -> Guarded
     used = budget.used(read_scope_ids(cp, ck, period, now))
     state = contact_state(cp, context.history, context.features, period, ck, now, used)
     remaining = remaining_from(cp, ck, period, used)
-    decision = decide(cp, context.features, context.request, state, context.scores, remaining)
+    # data the customer's consent withholds is not used, whatever scores the caller has (the
+    # service never computes them; an offline replay may have): one rule on both paths
+    partner = context.request.partner_id or cp.policy.partner_id
+    scores = WITHHELD if data_withheld(cp, partner, state.consent) else context.scores
+    decision = decide(cp, context.features, context.request, state, scores, remaining)
     if decision.offer_id is None or decision.route == "reject":
         return GuardedDecision(decision, status_of(decision, None))
     lines = grant_lines(cp, context, decision.offer_id, decision.period, decision.points, used)
@@ -100,6 +113,7 @@ __all__ = [
     "consent_of",
     "contact_state",
     "count_lines",
+    "data_withheld",
     "grant_lines",
     "grants_in_period",
     "guard",

@@ -250,6 +250,10 @@ def _intake(real: str) -> tuple[str, ...]:
     )
 
 
+# who made a policy version active (the configured operator identity); NULL for activations
+# recorded before it was kept
+_ACTIVATED_BY = "ALTER TABLE policy_activations ADD COLUMN activated_by TEXT"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -276,4 +280,5 @@ MIGRATIONS: tuple[Migration, ...] = (
             *controls_postgresql(),
         ),
     ),
+    Migration(8, "accountable actions", (_ACTIVATED_BY,), (_ACTIVATED_BY,)),
 )

@@ -42,6 +42,17 @@ def blackout(cp: CompiledPolicy, today: dt.date) -> Reason | None:
 def consent_blockers(cp: CompiledPolicy, partner: str, consent: Consent) -> list[Reason]:
     """Data use needs both the contract's terms and the customer's consent; marketing needs its
     own consent when the contract says so."""
+    out = data_use_blockers(cp, partner, consent)
+    if cp.policy.consent.require_marketing_consent and not consent.marketing:
+        record = _on_record(consent)
+        text = f"The customer has not given marketing consent, which the contract requires.{record}"
+        out.append(_reason(cp, "consent_marketing", "consent.require_marketing_consent", text))
+    return out
+
+
+def data_use_blockers(cp: CompiledPolicy, partner: str, consent: Consent) -> list[Reason]:
+    """May ``partner`` use the customer's data under this contract at all (features, scores)?
+    The contract's terms and the customer's consent must both allow it."""
     policy = cp.policy
     out = []
     if partner not in policy.data_partners:
@@ -51,16 +62,12 @@ def consent_blockers(cp: CompiledPolicy, partner: str, consent: Consent) -> list
             f"data (allowed: {allowed}); no offer."
         )
         out.append(_reason(cp, "contract_data_sharing", "consent.data_sharing_partners", text))
-    record = _on_record(consent)
     if partner not in consent.data_partners:
         text = (
             f"The customer has not consented to partner {partner} using their data; no offer."
-            f"{record}"
+            f"{_on_record(consent)}"
         )
         out.append(_reason(cp, "consent_data_use", "consent", text))
-    if policy.consent.require_marketing_consent and not consent.marketing:
-        text = f"The customer has not given marketing consent, which the contract requires.{record}"
-        out.append(_reason(cp, "consent_marketing", "consent.require_marketing_consent", text))
     return out
 
 

@@ -51,7 +51,8 @@ class StoredVersion:
 
 @dataclass(frozen=True)
 class Activation:
-    """One change of the active version: apply or rollback, and what was active before."""
+    """One change of the active version: apply or rollback, what was active before, and who
+    made it (the operator identity; None for activations recorded before it was kept)."""
 
     contract_id: str
     version: str
@@ -59,6 +60,7 @@ class Activation:
     action: str
     at: str
     changed: bool = True
+    by: str | None = None
 
 
 class PolicyStore:
@@ -79,8 +81,10 @@ class PolicyStore:
     def _read(self, fn: Callable[[Tx], T]) -> T:
         return self.db.run(fn, write=False)
 
-    def apply(self, policy: Policy, source_text: str, source_name: str) -> Activation:
-        """Store the version (once) and make it the contract's active one."""
+    def apply(
+        self, policy: Policy, source_text: str, source_name: str, by: str | None = None
+    ) -> Activation:
+        """Store the version (once) and make it the contract's active one, as ``by``."""
         version = content_hash(policy)
 
         def unit(tx: Tx) -> Activation:
@@ -91,13 +95,15 @@ class PolicyStore:
                     (version, policy.contract_id, seq, json.dumps(policy.document()),
                      source_text, source_name, _now()),
                 )  # fmt: skip
-            return _activate(tx, policy.contract_id, version, "apply")
+            return _activate(tx, policy.contract_id, version, "apply", by)
 
         return self._write(policy.contract_id, unit)
 
-    def rollback(self, contract_id: str, to: str | None = None) -> Activation:
+    def rollback(
+        self, contract_id: str, to: str | None = None, by: str | None = None
+    ) -> Activation:
         """Activate ``to`` (a version or unique prefix), else the version stored before the
-        active one."""
+        active one, as ``by``."""
 
         def unit(tx: Tx) -> Activation:
             current = _active_version(tx, contract_id)
@@ -112,7 +118,7 @@ class PolicyStore:
                         f"version {target.version} belongs to {target.contract_id}, "
                         f"not {contract_id}"
                     )
-            return _activate(tx, contract_id, target.version, "rollback")
+            return _activate(tx, contract_id, target.version, "rollback", by)
 
         return self._write(contract_id, unit)
 
@@ -153,12 +159,12 @@ class PolicyStore:
     def history(self, contract_id: str) -> list[Activation]:
         rows = self._read(
             lambda tx: tx.all(
-                "SELECT contract_id, version, previous, action, at FROM policy_activations "
-                "WHERE contract_id = ? ORDER BY id",
+                "SELECT contract_id, version, previous, action, at, activated_by "
+                "FROM policy_activations WHERE contract_id = ? ORDER BY id",
                 (contract_id,),
             )
         )
-        return [Activation(*row) for row in rows]
+        return [Activation(c, v, p, a, at, by=who) for c, v, p, a, at, who in rows]
 
 
 def import_legacy_policies(db: Database, path: Path) -> tuple[int, int]:
@@ -228,17 +234,17 @@ def _active_version(tx: Tx, contract_id: str) -> str | None:
     return None if row is None else row[0]
 
 
-def _activate(tx: Tx, contract_id: str, version: str, action: str) -> Activation:
+def _activate(tx: Tx, contract_id: str, version: str, action: str, by: str | None) -> Activation:
     previous = _active_version(tx, contract_id)
     if previous == version:
         return Activation(contract_id, version, previous, action, _now(), changed=False)
     at = _now()
     tx.execute(
-        "INSERT INTO policy_activations (contract_id, version, previous, action, at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (contract_id, version, previous, action, at),
+        "INSERT INTO policy_activations (contract_id, version, previous, action, at, "
+        "activated_by) VALUES (?, ?, ?, ?, ?, ?)",
+        (contract_id, version, previous, action, at, by),
     )
-    return Activation(contract_id, version, previous, action, at)
+    return Activation(contract_id, version, previous, action, at, by=by)
 
 
 def _previous(tx: Tx, contract_id: str, current: str) -> StoredVersion:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
@@ -78,3 +79,18 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(code=exc.exit_code) from exc
 
     return wrapper
+
+
+def operator_identity() -> str:
+    """Who runs a command, as its audit records name them: the configured ``LOYALTY_OPERATOR``,
+    else the operating-system login marked as such (``os:NAME``). Never a name typed per
+    command: an identity is configured once, like a service token's name."""
+    from loyalty.settings import load_settings
+
+    configured = (load_settings().operator or "").strip()
+    if configured:
+        return configured
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "os:unknown"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from loyalty.commands._common import console, print_verbatim
+from loyalty.commands._common import console, operator_identity, print_verbatim
 from loyalty.commands._demo_data import KINDS, Steps
 from loyalty.commands._train_run import quiet_mlflow
 from loyalty.commands.promote import checks_table, figure, gate_document, notes
@@ -63,7 +63,7 @@ def apply_policies(events: Path, step: Steps) -> list[str]:
         except LoyaltyError as exc:  # the other contracts still get their policy
             console.print(f"    [bold red]{path.stem} not applied:[/] {escape(str(exc))}")
             continue
-        done = store.apply(compiled.policy, result.text, str(path))
+        done = store.apply(compiled.policy, result.text, str(path), by=operator_identity())
         state = "stored and active" if done.changed else "already active"
         lines.append(f"{done.contract_id} {done.version} {state}")
     console.print("    " + "; ".join(lines))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from loyalty.commands import policy_controls
-from loyalty.commands._common import console, err_console, handle_errors
+from loyalty.commands._common import console, err_console, handle_errors, operator_identity
 
 app = typer.Typer(
     help="Contract policies: validate, apply, roll back, diff, simulate.", no_args_is_help=True
@@ -99,12 +99,14 @@ def apply(
         return
     result = validate_file(file, catalogue=policy_catalogue(contract).features)
     compiled = result.raise_for_issues()
-    done = _store().apply(compiled.policy, result.text, str(file))
+    done = _store().apply(compiled.policy, result.text, str(file), by=operator_identity())
     if not done.changed:
         console.print(f"{done.contract_id}: version {done.version} is already active")
         return
     was = f" (was {done.previous})" if done.previous else ""
-    console.print(f"{done.contract_id}: version {done.version} stored and active{was}")
+    console.print(
+        f"{done.contract_id}: version {done.version} stored and active{was}, by {done.by}"
+    )
 
 
 def _already_active(file: Path):
@@ -132,11 +134,13 @@ def rollback(
     ] = None,
 ) -> None:
     """Activate an earlier stored version of a contract's policy."""
-    done = _store().rollback(contract_id, to)
+    done = _store().rollback(contract_id, to, by=operator_identity())
     if not done.changed:
         console.print(f"{contract_id}: version {done.version} is already active")
         return
-    console.print(f"{contract_id}: rolled back to {done.version} (was {done.previous})")
+    console.print(
+        f"{contract_id}: rolled back to {done.version} (was {done.previous}), by {done.by}"
+    )
 
 
 @app.command("list")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from loyalty.commands._common import console, handle_errors
+from loyalty.commands._common import console, handle_errors, operator_identity
 
 if TYPE_CHECKING:
     from guardrails.policy.controls import ContractControls
@@ -18,28 +17,25 @@ ContractArg = Annotated[str, typer.Argument(metavar="CONTRACT", help="Contract i
 ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why (stored with the audit record).")
 ]
-ByOption = Annotated[
-    str | None, typer.Option("--by", help="Who asks (default: the operating-system user).")
-]
 
 
 @handle_errors
-def pause(contract_id: ContractArg, reason: ReasonOption = None, by: ByOption = None) -> None:
-    """Pause a contract's spending (audited).
+def pause(contract_id: ContractArg, reason: ReasonOption = None) -> None:
+    """Pause a contract's spending (audited under LOYALTY_OPERATOR, else the OS login).
 
     Every decision under it is no_offer with the reason 'paused', and nothing is reserved,
     until it resumes; what was granted stands."""
     with _controls(contract_id) as controls:
-        done = controls.pause(contract_id, by or getpass.getuser(), reason)
+        done = controls.pause(contract_id, operator_identity(), reason)
     when = done.at.isoformat().replace("+00:00", "Z")
     console.print(f"{contract_id}: spending paused at {when} by {done.by}", highlight=False)
 
 
 @handle_errors
-def resume(contract_id: ContractArg, reason: ReasonOption = None, by: ByOption = None) -> None:
-    """Resume a paused contract's spending (audited)."""
+def resume(contract_id: ContractArg, reason: ReasonOption = None) -> None:
+    """Resume a paused contract's spending (audited under the operator identity)."""
     with _controls(contract_id) as controls:
-        controls.resume(contract_id, by or getpass.getuser(), reason)
+        controls.resume(contract_id, operator_identity(), reason)
     console.print(f"{contract_id}: spending resumed", highlight=False)
 
 

@@ -47,7 +47,7 @@ def promote(
     ] = False,
     approved_by: Annotated[
         str | None,
-        typer.Option("--approved-by", help="Name of the person approving (recorded)."),
+        typer.Option("--approved-by", hidden=True, help="Removed: see LOYALTY_OPERATOR."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -66,14 +66,20 @@ def promote(
     from monitoring.gate import GateRequest, evaluate
     from monitoring.registry import connect
 
+    if approved_by is not None:
+        raise InputError(
+            "--approved-by is gone: a promotion is recorded under the configured operator "
+            "identity (set LOYALTY_OPERATOR), never a name given per command"
+        )
     if not dataset.is_dir():
         raise InputError(f"--dataset {dataset} is not a folder")
     settings, loaded = load_settings(), load_config(config)
     quiet_mlflow()
     client = connect(settings.tracking_uri)
-    request = GateRequest(
-        model.value, dataset, loaded, approved_by, str(config) if config else None
-    )
+    # the approver of record is the configured operator identity (an OS login is no one's
+    # approval)
+    approver = (settings.operator or "").strip() or None
+    request = GateRequest(model.value, dataset, loaded, approver, str(config) if config else None)
     with console.status("gate") as status:
         result = evaluate(settings, client, request, status.update)
         outcome = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import time
 from typing import Annotated
@@ -11,23 +10,13 @@ import typer
 from rich.table import Column, Table
 from rich.text import Text
 
-from loyalty.commands._common import console, handle_errors, whole
+from loyalty.commands._common import console, handle_errors, operator_identity, whole
 from loyalty.commands.ledger import open_stores_from_settings
 
 app = typer.Typer(help="The human review queue for high-risk decisions.", no_args_is_help=True)
 
 ReviewId = Annotated[str, typer.Argument(help="Review id, as `loyalty review list` shows it.")]
-By = Annotated[str | None, typer.Option("--by", help="Who decides (default: the OS user).")]
 Note = Annotated[str | None, typer.Option("--note", help="Why, for the audit trail.")]
-
-
-def _who(by: str | None) -> str:
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
 
 
 @app.command("list")
@@ -70,17 +59,19 @@ def list_reviews(
 
 @app.command("approve")
 @handle_errors
-def approve(review_id: ReviewId, by: By = None, note: Note = None) -> None:
-    """Approve: the held budget is committed and the approval is audited."""
+def approve(review_id: ReviewId, note: Note = None) -> None:
+    """Approve: the held budget is committed and the approval is audited under the configured
+    operator identity (LOYALTY_OPERATOR, else the OS login)."""
     with open_stores_from_settings(write=True) as stores:
-        review = stores.reviews.approve(review_id, _who(by), note)
+        review = stores.reviews.approve(review_id, operator_identity(), note)
     console.print(f"review {review.id} approved by {review.resolved_by}; budget committed")
 
 
 @app.command("reject")
 @handle_errors
-def reject(review_id: ReviewId, by: By = None, note: Note = None) -> None:
-    """Reject: the held budget is released and the rejection is audited."""
+def reject(review_id: ReviewId, note: Note = None) -> None:
+    """Reject: the held budget is released and the rejection is audited under the configured
+    operator identity (LOYALTY_OPERATOR, else the OS login)."""
     with open_stores_from_settings(write=True) as stores:
-        review = stores.reviews.reject(review_id, _who(by), note)
+        review = stores.reviews.reject(review_id, operator_identity(), note)
     console.print(f"review {review.id} rejected by {review.resolved_by}; budget released")

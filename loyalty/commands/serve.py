@@ -36,6 +36,13 @@ def serve(
             "replay of a simulated log; needs LOYALTY_ALLOW_TEST_CLOCK=1.",
         ),
     ] = None,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(help="Serve HTTPS with this certificate chain (PEM); needs --ssl-keyfile."),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="The certificate's private key (PEM, unencrypted).")
+    ] = None,
 ) -> None:
     """Serve /score, /explain, /decide, /events, /decisions/{id}, /reviews (bearer tokens from
     LOYALTY_TOKENS or LOYALTY_TOKENS_FILE), with /healthz, /readyz, /metrics and /docs.json.
@@ -62,6 +69,7 @@ def serve(
             "no service tokens configured: set LOYALTY_TOKENS='TOKEN=orchestrator;...' or "
             "LOYALTY_TOKENS_FILE (see docs/service.md)"
         )
+    tls = tls_arguments(ssl_certfile or s.ssl_certfile, ssl_keyfile or s.ssl_keyfile)
     missing = missing_champions(s.tracking_uri, [s.model_name(k) for k in KINDS])
     if missing:  # the embedded registry, read in milliseconds; others: the worker says so
         raise LoyaltyError(str(no_champion(missing)))
@@ -93,6 +101,7 @@ def serve(
         host,
         "--port",
         str(port),
+        *tls,
     ]
     proc = subprocess.Popen(cmd, env=env)
     # SIGTERM (a supervisor, a test) reaches BentoML, and this process waits for it to stop
@@ -106,3 +115,24 @@ def serve(
     if reason:
         raise LoyaltyError(reason)
     raise typer.Exit(code)
+
+
+def tls_arguments(certfile: Path | None, keyfile: Path | None) -> list[str]:
+    """BentoML's TLS options for a certificate and key that load together; a missing half, an
+    unreadable file or a key that does not match is an error naming the file, before start-up."""
+    import ssl
+
+    if certfile is None and keyfile is None:
+        return []
+    if certfile is None or keyfile is None:
+        raise InputError("TLS needs both --ssl-certfile and --ssl-keyfile (or neither)")
+    for name, path in (("--ssl-certfile", certfile), ("--ssl-keyfile", keyfile)):
+        if not path.is_file():
+            raise InputError(f"{name} {path}: no such file")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        raise InputError(
+            f"--ssl-certfile {certfile} with --ssl-keyfile {keyfile} cannot serve TLS: {exc}"
+        ) from exc
+    return ["--ssl-certfile", str(certfile.resolve()), "--ssl-keyfile", str(keyfile.resolve())]
