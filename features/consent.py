@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 # the consent record's fields: whose customer (the partner of the latest enrolment) and the
 # flag of each consent scope
 CONSENT_FIELDS: tuple[str, ...] = ("partner_id", "consent_marketing", "consent_data_sharing")
@@ -24,3 +26,9 @@ SCOPES: dict[str, str] = {
 def consent_record(values: Mapping[str, Any]) -> dict[str, Any]:
     """The consent fields of a row of values (missing ones: None, not known)."""
     return {name: values.get(name) for name in CONSENT_FIELDS}
+
+
+def consent_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``customer_id`` and the consent record's fields present in ``frame``: what the online
+    store keeps for every customer, withdrawn or not."""
+    return frame[["customer_id", *(n for n in CONSENT_FIELDS if n in frame.columns)]]

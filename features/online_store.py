@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.consent import CONSENT_FIELDS
+from features.consent import CONSENT_FIELDS, consent_frame
 from features.contract import FeatureContract
 from features.errors import UnavailableError
 
@@ -48,6 +48,7 @@ def write_snapshot(
         with sqlite3.connect(tmp) as db:
             _create_tables(db, contract)
             _insert_rows(db, frame, contract)
+            _insert_consent(db, consent_frame(frame), contract)
             meta = {
                 "as_of": as_of.isoformat(),
                 "contract": json.dumps(contract.to_dict()),
@@ -63,7 +64,18 @@ def write_snapshot(
 def _create_tables(db: sqlite3.Connection, contract: FeatureContract) -> None:
     cols = ", ".join(_column_sql(spec) for spec in contract.features)
     db.execute(f"CREATE TABLE features (customer_key TEXT PRIMARY KEY, {cols})")
+    consent = ", ".join(_column_sql(s) for s in contract.features if s["name"] in CONSENT_FIELDS)
+    db.execute(f"CREATE TABLE consent (customer_key TEXT PRIMARY KEY, {consent})")
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def _insert_consent(db: sqlite3.Connection, frame: pd.DataFrame, contract: FeatureContract):
+    """Every customer's consent record, features kept or not: the service reads it first."""
+    specs = [s for s in contract.features if s["name"] in CONSENT_FIELDS]
+    columns = [plain_values(frame[s["name"]], s) for s in specs]
+    marks = ", ".join("?" * (len(specs) + 1))
+    rows = zip(frame["customer_id"].astype(str).to_numpy(), *columns, strict=True)
+    db.executemany(f"INSERT INTO consent VALUES ({marks})", rows)
 
 
 def _column_sql(spec: dict) -> str:
@@ -130,9 +142,12 @@ class FeatureStore:
         self._local = threading.local()
         names = ", ".join(f'"{n}"' for n in self.contract.names)
         self._select = f"SELECT customer_key, {names} FROM features WHERE customer_key IN "
-        self._consent_fields = [n for n in CONSENT_FIELDS if n in self.contract.names]
+        self._consent_fields = [n for n in self.contract.names if n in CONSENT_FIELDS]
         fields = ", ".join(f'"{n}"' for n in self._consent_fields)
-        self._select_consent = f"SELECT customer_key, {fields} FROM features WHERE customer_key IN "
+        with self._connect() as db:  # a snapshot of an earlier release keeps consent in features
+            kept = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'consent'").fetchone()
+        table = "consent" if kept else "features"
+        self._select_consent = f"SELECT customer_key, {fields} FROM {table} WHERE customer_key IN "
 
     def _connect(self, *, shared: bool = False) -> sqlite3.Connection:
         uri = f"file:{self.path}?mode=ro"

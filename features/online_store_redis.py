@@ -98,8 +98,8 @@ def _write_rows(
     for start in range(0, len(keys), _CHUNK):
         stop = start + _CHUNK
         rows = list(zip(keys[start:stop], *(c[start:stop] for c in columns), strict=True))
-        chunk = {k: json.dumps(list(values), separators=(",", ":")) for k, *values in rows}
-        if chunk:
+        if rows:
+            chunk = {k: json.dumps(list(values), separators=(",", ":")) for k, *values in rows}
             client.hset(rows_key, mapping=chunk)
             records = {
                 k: json.dumps([values[i] for i in consent], separators=(",", ":"))

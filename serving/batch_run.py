@@ -68,6 +68,7 @@ def load_offers(path: Path | None) -> pd.DataFrame | None:
 class BatchSummary:
     customers: int = 0
     pairs: int = 0
+    skipped_no_consent: int = 0  # rows whose customer withdrew data-sharing consent
     explained: int = 0
     models: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -102,6 +103,27 @@ def check_schema(schema: pa.Schema, needed: dict[str, str], source: Path) -> Non
         raise BatchInputError(f"{source}: " + "; ".join(problems[:10]))
 
 
+CONSENT_COLUMN = "consent_data_sharing"
+
+
+def consent_filter(schema: pa.Schema) -> ds.Expression | None:
+    """The rows that may be scored: a customer's own partner may use their data unless they
+    withdrew data-sharing consent (0); unknown (-1 or null) is not a withdrawal. The scan
+    applies it, so a withdrawn customer's features never reach a model or an output. None
+    when the input has no consent column (it says nothing either way)."""
+    if CONSENT_COLUMN not in schema.names:
+        return None
+    flag = ds.field(CONSENT_COLUMN)
+    return (flag != 0) | flag.is_null()
+
+
+def withdrawn_rows(dataset: ds.Dataset) -> int:
+    """Rows the consent filter leaves out (counted, never scored)."""
+    if consent_filter(dataset.schema) is None:
+        return 0
+    return dataset.count_rows(filter=ds.field(CONSENT_COLUMN) == 0)
+
+
 def open_features(path: Path, needed: dict[str, str]) -> ds.Dataset:
     if not path.exists():
         raise BatchInputError(f"--features {path} does not exist")
@@ -128,9 +150,11 @@ def score_batch(
         (tmp / "customers").mkdir()
         if offers is not None and "propensity" in models:
             (tmp / "offers").mkdir()
-        for number, batch in enumerate(
-            dataset.to_batches(columns=list(needed), batch_size=chunk_rows)
-        ):
+        summary.skipped_no_consent = withdrawn_rows(dataset)
+        scan = dataset.to_batches(
+            columns=list(needed), filter=consent_filter(dataset.schema), batch_size=chunk_rows
+        )
+        for number, batch in enumerate(scan):
             chunk = batch.to_pandas()
             _score_chunk(tmp, number, chunk, models, offers, summary, top)
             advance(len(chunk))

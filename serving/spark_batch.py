@@ -36,9 +36,11 @@ from serving.batch_run import (
     CUSTOMER_KINDS,
     BatchSummary,
     TopRows,
+    consent_filter,
     explain_rows,
     needed_columns,
     open_features,
+    withdrawn_rows,
 )
 
 if TYPE_CHECKING:
@@ -159,7 +161,12 @@ def score_piece(job: Job, piece: Piece) -> PieceResult:
     fragment = ds.ParquetFileFormat().make_fragment(
         piece.path, fs.LocalFileSystem(), row_groups=[piece.row_group]
     )
-    batches = fragment.to_batches(schema=job.schema, columns=job.columns, batch_size=job.chunk_rows)
+    batches = fragment.to_batches(
+        schema=job.schema,
+        columns=job.columns,
+        filter=consent_filter(job.schema),  # the same rule as the one-machine path
+        batch_size=job.chunk_rows,
+    )
     result, top = PieceResult(0, 0, pd.DataFrame()), TopRows(job.explain_top)
     for n, batch in enumerate(batches):
         chunk, name = batch.to_pandas(), f"part-{piece.number:05d}-{n:04d}.parquet"
@@ -217,6 +224,7 @@ def score_batch_spark(
     dataset = open_features(features, needed)  # the same checks as the one-machine path
     pieces = pieces_of(dataset)
     summary = BatchSummary(models={k: f"{m.name}/{m.version}" for k, m in models.items()})
+    summary.skipped_no_consent = withdrawn_rows(dataset)
     with_offers = offers if offers is not None and "propensity" in models else None
     with tempfile.TemporaryDirectory() as scratch, atomic_folder(out, force) as tmp:
         (tmp / "customers").mkdir()

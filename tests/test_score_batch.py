@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ def local_out(trained_home: Path, base: Path, sim_dir: Path, tmp_path_factory) -
     return out
 
 
+def _consented(features: pd.DataFrame) -> pd.DataFrame:
+    """The rows batch scoring may score: data sharing not withdrawn."""
+    return features[features["consent_data_sharing"] != 0].reset_index(drop=True)
+
+
 def _package(home: Path, kind: str):
     from models.registry import load_by_alias
 
@@ -49,8 +55,12 @@ def test_customer_scores_equal_the_packaged_models_with_versions_on_every_row(
     trained_home: Path, base: Path, local_out: Path
 ) -> None:
     scores = pd.read_parquet(local_out / "customers")
-    features = pd.read_parquet(base)
+    every = pd.read_parquet(base)
+    features = _consented(every)  # withdrawn data sharing: never scored, only counted
+    assert 0 < len(features) < len(every)
     assert scores["customer_id"].tolist() == features["customer_id"].tolist()
+    summary = json.loads((local_out / "summary.json").read_text())
+    assert summary["skipped_no_consent"] == len(every) - len(features)
     for kind in ("churn", "risk"):
         loaded = _package(trained_home, kind)
         np.testing.assert_array_equal(scores[kind], loaded.package.predict(features))
@@ -61,7 +71,7 @@ def test_each_customer_gets_the_offers_of_its_partner(
     trained_home: Path, base: Path, local_out: Path, sim_dir: Path
 ) -> None:
     pairs = pd.read_parquet(local_out / "offers")
-    features = pd.read_parquet(base)
+    features = _consented(pd.read_parquet(base))
     offers = pd.read_parquet(sim_dir / "reference" / "offers.parquet")
     contracts = pd.read_parquet(sim_dir / "reference" / "contracts.parquet")
     per_partner = (

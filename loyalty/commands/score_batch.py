@@ -97,6 +97,11 @@ def run_score_batch(
         f"scored {summary.customers:,} customers and {summary.pairs:,} (customer, offer) pairs "
         f"in {seconds:.1f} s with {', '.join(summary.models.values())} -> {out}"
     )
+    if summary.skipped_no_consent:
+        console.print(
+            f"skipped {summary.skipped_no_consent:,} customers who withdrew data-sharing "
+            "consent (nothing of theirs scored or written)"
+        )
     if explain_top:
         console.print(
             f"reason codes for the {summary.explained:,} customers most at churn risk: "
