@@ -34,9 +34,8 @@ def _counts(core) -> tuple[int, int]:
 
 def _offer_decision(core, prefix: str, contract: str = "C-P01"):
     """The first customer who gets an offer under the contract (consent sent as features)."""
-    from serving import operations
-
     from features.errors import NotFoundError
+    from serving import operations
 
     for cid in range(1, 400):
         req = _req(f"{prefix}-{cid:05d}", customer_id=str(cid), contract_id=contract,
