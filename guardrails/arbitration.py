@@ -65,14 +65,15 @@ def rank_key(v: Valued) -> tuple[float, int, str]:
 def route_for(
     cp: CompiledPolicy, risk: float | None, withheld: bool = False
 ) -> tuple[Route, Reason]:
-    """approve below approve_below, review below review_below, reject above; no score: review."""
+    """approve below approve_below, review below review_below, reject above; no score: review;
+    not scored because consent withholds the customer's data: none (nothing to route)."""
     routing = cp.policy.risk_routing
     if withheld:
         text = (
             "Not scored: the customer's consent does not allow their data to be used, so no "
             "feature was read and no model ran."
         )
-        return "review", Reason("not_scored", "consent", text, cp.version)
+        return "none", Reason("not_scored", "consent", text, cp.version)
     if risk is None:
         text = "No risk score (model unavailable): a person reviews the decision (safe fallback)."
         return "review", Reason("risk_route", "risk_routing", text, cp.version)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Route = Literal["approve", "review", "reject"]
+Route = Literal["approve", "review", "reject", "none"]  # none: not scored (consent), no routing
 
 
 def utc(when: dt.datetime) -> dt.datetime:

@@ -109,7 +109,7 @@ def _score_refusals(core: DecisionCore, cp, ids: list[str], sent: list) -> dict[
         st = events.get(cid)
         if st is not None:
             record.update(st.consent)
-        sources = _sources(core, sent[i], st)
+        sources = sources_of(core, sent[i], st)
         if cp is not None:
             consent = consent_of(cp, record, sources)
             blockers = data_use_blockers(cp, cp.policy.partner_id, consent)
@@ -214,10 +214,10 @@ def consent_sources(core: DecisionCore, req: DecideRequest, st) -> dict[str, str
     """Where each consent feature of the decision came from: the latest consent event (its
     time), the request's features, or the feature snapshot (its time): the consent reasons
     cite it."""
-    return _sources(core, req.features, st)
+    return sources_of(core, req.features, st)
 
 
-def _sources(core: DecisionCore, sent: dict | None, st) -> dict[str, str]:
+def sources_of(core: DecisionCore, sent: dict | None, st) -> dict[str, str]:
     snapshot = (
         f"the feature snapshot of {core.features.as_of.date().isoformat()}"
         if core.features is not None

@@ -165,9 +165,9 @@ def test_distinct_customers_get_the_same_decisions_online_and_offline(tmp_path) 
     assert online == offline
     assert offline == [
         ("c1", "A", 1000, "approve"),
-        ("c2", None, 0, "review"),  # no marketing consent: not scored, no risk to route by
+        ("c2", None, 0, "none"),  # no marketing consent: not scored, no risk to route by
         ("c3", "A", 1000, "review"),  # held while a person reviews it
-        ("c4", None, 0, "review"),  # P1 may not use P2's customer's data: not scored
+        ("c4", None, 0, "none"),  # P1 may not use P2's customer's data: not scored
         ("c5", None, 0, "reject"),
         ("c6", None, 0, "approve"),  # the quarter's 2000 points are held
         ("c7", None, 0, "approve"),

@@ -75,7 +75,7 @@ def test_budget_caps_and_consent_in_time_order() -> None:
         "consent_marketing@consent.require_marketing_consent": 1,
         "no_offer@arbitration": 1,
     }
-    assert summary["routes"] == {"approve": 6}
+    assert summary["routes"] == {"approve": 5, "none": 1}  # the one without consent: unscored
 
 
 def test_contact_limits_count_the_simulated_sends() -> None:

@@ -12,7 +12,7 @@ from serving.settings import ServiceSettings
 def test_the_commands_settings_are_the_services_plus_their_own():
     assert issubclass(Settings, ServiceSettings)
     extra = set(Settings.model_fields) - set(ServiceSettings.model_fields)
-    assert extra == {"seed"}
+    assert extra == {"seed", "ssl_certfile", "ssl_keyfile", "operator"}
     for name, field in ServiceSettings.model_fields.items():
         assert Settings.model_fields[name].default == field.default
 

@@ -31,7 +31,7 @@ from guardrails.policy.compiled import CompiledPolicy
 from guardrails.policy.sim_inputs import timestamps
 
 CONSENT_COLUMNS = ("consent_marketing", "consent_data_sharing", "partner_id")
-NOT_BINDING = {"chosen", "consent_basis", "model_factors", "books"}
+NOT_BINDING = {"chosen", "consent_basis", "model_factors", "books", "not_scored"}
 
 
 def scores_from_columns(frame: pd.DataFrame, offer_ids: list[str]) -> list[Scores]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -120,8 +121,6 @@ def serve(
 def tls_arguments(certfile: Path | None, keyfile: Path | None) -> list[str]:
     """BentoML's TLS options for a certificate and key that load together; a missing half, an
     unreadable file or a key that does not match is an error naming the file, before start-up."""
-    import ssl
-
     if certfile is None and keyfile is None:
         return []
     if certfile is None or keyfile is None:
