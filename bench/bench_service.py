@@ -144,11 +144,19 @@ def _active_policies(home: Path) -> list[str]:
     return sorted(open_policy_store(url, home).active_all())
 
 
-def customers(home: Path, n: int = 2000) -> list[dict[str, Any]]:
-    """Customer ids from the online store and their churn-model rows (labels as strings)."""
+def customers(home: Path, contract: str, n: int = 2000) -> list[dict[str, Any]]:
+    """Customer ids from the online store and their churn-model rows (labels as strings): the
+    contract's partner's own customers whose consent lets it use their data and make them an
+    offer, so that every /decide runs the whole path (features, three models, reason codes,
+    arbitration, the books) rather than stopping at the consent check."""
+    partner = "P" + contract.split("-P", 1)[1] if "-P" in contract else None
+    where = "WHERE consent_marketing = 1 AND consent_data_sharing != 0"
+    where += " AND partner_id = ?" if partner else ""
+    args = (partner, n) if partner else (n,)
     with sqlite3.connect(f"file:{home / 'online_features.db'}?mode=ro", uri=True) as db:
         db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT * FROM features ORDER BY customer_key LIMIT ?", (n,)).fetchall()
+        sql = f"SELECT * FROM features {where} ORDER BY customer_key LIMIT ?"
+        rows = db.execute(sql, args).fetchall()
     return [dict(r) for r in rows]
 
 
@@ -409,7 +417,7 @@ def main() -> dict:
 
 def run(args: argparse.Namespace, home: Path) -> dict:
     setup = prepare_home(home)
-    rows = customers(home)
+    rows = customers(home, args.contract)
     from models.registry import load_by_alias
 
     uri = f"sqlite:///{(home / 'mlflow.db').resolve()}"
