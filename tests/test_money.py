@@ -154,3 +154,22 @@ def test_validate_checks_money_limits_are_coherent(changes, path, message) -> No
 def test_a_money_limit_below_the_points_budget_is_a_valid_choice() -> None:
     text = yaml.safe_dump(doc(**{"budget.money_per_period": 99.0}))
     assert validate_text(text, "p.yaml").ok
+
+
+def test_budget_lines_hold_exactly_the_scopes_an_award_of_each_offer_draws_on() -> None:
+    """The cached shared part plus the customer's part equals the union of every offer's award
+    lines (amounts 0), money limits and lifetimes included."""
+    from guardrails.engine.builders import budget_lines, ledger_lines
+
+    cp = compiled(**{"budget.money_per_period": 40.0, "budget.customer_money_per_period": 12.0,
+                     "budget.customer_total_money": 30.0, "offers.1.total_money": 90.0,
+                     "budget.total_points": 30_000, "offers.0.total_points": 5000})  # fmt: skip
+    union = {
+        (ln.scope.id, ln.limit)
+        for co in cp.offers
+        for ln in ledger_lines(cp, "k9", co.offer.offer_id, "2025Q1", 0)
+    }
+    lines = budget_lines(cp, "k9", "2025Q1")
+    assert {(ln.scope.id, ln.limit) for ln in lines} == union
+    assert len(lines) == len(union)
+    assert budget_lines(cp, "k8", "2025Q1")[-1].scope.key == "k8"  # the cache is not per customer

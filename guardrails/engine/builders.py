@@ -167,10 +167,41 @@ def budget_lines(
     cp: CompiledPolicy, customer_key: str, period: str, carry: Carry = NO_CARRY
 ) -> list[Line]:
     """Every budget scope any offer of the contract may draw on in ``period`` (amounts 0): the
-    shared lines once, then each offer's own."""
-    first = ledger_lines(cp, customer_key, cp.offers[0].offer.offer_id, period, 0, carry)
-    shared = [ln for ln in first if ln.scope.kind.owner is not ScopeKind.OFFER]
-    return [*shared, *(ln for co in cp.offers for ln in _offer_lines(cp, co.offer, period))]
+    contract's, partner's and offers' lines (the same for every customer: built once per policy
+    version, period and carry), then the customer's own."""
+    return [*_shared_lines(cp, period, carry), *_customer_lines(cp, customer_key, period)]
+
+
+_SHARED: dict[tuple[str, str, str, Carry], tuple[Line, ...]] = {}
+
+
+def _shared_lines(cp: CompiledPolicy, period: str, carry: Carry) -> tuple[Line, ...]:
+    key = (cp.contract_id, cp.version, period, carry)
+    found = _SHARED.get(key)
+    if found is None:
+        first = ledger_lines(cp, "", cp.offers[0].offer.offer_id, period, 0, carry)
+        owners = (ScopeKind.OFFER, ScopeKind.CUSTOMER)
+        shared = [ln for ln in first if ln.scope.kind.owner not in owners]
+        offers = [ln for co in cp.offers for ln in _offer_lines(cp, co.offer, period)]
+        if len(_SHARED) > 4096:  # policy versions and periods come and go: stay bounded
+            _SHARED.clear()
+        found = _SHARED[key] = (*shared, *offers)
+    return found
+
+
+def _customer_lines(cp: CompiledPolicy, customer_key: str, period: str) -> list[Line]:
+    """The customer's scopes as ``decision_lines`` makes them: points per period and over the
+    contract's life always, money where limited."""
+    b = cp.policy.budget
+    lines = [
+        Line(Scope(ScopeKind.CUSTOMER, customer_key, period), 0, b.customer_points_per_period),
+        Line(Scope(ScopeKind.CUSTOMER, customer_key), 0, b.customer_total_points),
+    ]
+    for at, amount in ((period, b.customer_money_per_period), (None, b.customer_total_money)):
+        if amount is not None:
+            limit = to_minor(amount, b.currency)
+            lines.append(Line(Scope(ScopeKind.CUSTOMER_MONEY, customer_key, at), 0, limit))
+    return lines
 
 
 def _offer_lines(cp: CompiledPolicy, offer: Offer, period: str) -> list[Line]:
