@@ -114,7 +114,8 @@ def _score_refusals(core: DecisionCore, cp, ids: list[str], sent: list) -> dict[
             consent = consent_of(cp, record, sources)
             blockers = data_use_blockers(cp, cp.policy.partner_id, consent)
             if blockers:
-                refused[i] = " ".join(b.text for b in blockers)
+                words = " ".join(b.text.replace("; no offer.", ".") for b in blockers)
+                refused[i] = f"Not scored: {words[0].lower()}{words[1:]}"
             continue
         consent = Consent.from_features(record, (), sources)
         home = record.get("partner_id")

@@ -103,6 +103,12 @@ def test_a_customer_whose_consent_forbids_data_use_is_not_scored_and_nothing_rea
     )
     assert second["churn"] is not None and second["consent"] is None
     assert looked_up == [["2"]]  # customer 1's features were never read
+    under = operations.score(
+        core, ScoreRequest(customers=[{"customer_id": "1"}], contract_id="C-P01")
+    )
+    assert under["results"][0]["consent"].startswith(
+        "Not scored: the customer has not consented to partner P01 using their data. On record: "
+    )
 
 
 def test_sent_features_override_stored_ones(core):

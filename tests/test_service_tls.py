@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -88,6 +89,7 @@ def test_serve_over_tls_with_a_self_signed_certificate(trained_home, sim_dir, tm
     import httpx
 
     cert, key = self_signed(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
     values = build_home(trained_home, sim_dir, tmp_path / "home")
     port = _free_port()
     cmd = [sys.executable, "-m", "loyalty.cli", "serve", "--port", str(port),
@@ -103,13 +105,13 @@ def test_serve_over_tls_with_a_self_signed_certificate(trained_home, sim_dir, tm
         while time.time() < deadline:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
             try:
-                if httpx.get(f"{https}/readyz", verify=str(cert), timeout=2).status_code == 200:
+                if httpx.get(f"{https}/readyz", verify=trust, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
         else:
             pytest.fail("the service did not become ready over TLS in 120 s")
-        answer = httpx.post(f"{https}/score", json=EXAMPLE_SCORE, headers=ORCH, verify=str(cert))
+        answer = httpx.post(f"{https}/score", json=EXAMPLE_SCORE, headers=ORCH, verify=trust)
         assert answer.status_code == 200, answer.text
         with pytest.raises(httpx.HTTPError):  # plain HTTP to the TLS port: no answer
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
