@@ -108,3 +108,26 @@ def written(core) -> dict[str, int]:
         },
         write=False,
     )
+
+
+class LookupSpy:
+    """Records every feature-row lookup the online store is asked for (one list of ids per
+    call), passing each on: what the consent tests check was never read."""
+
+    def __init__(self, store) -> None:
+        self.store, self.real, self.calls = store, store.lookup, []
+
+    @property
+    def ids(self) -> list[str]:
+        return [cid for call in self.calls for cid in call]
+
+    def __enter__(self):
+        def lookup(ids):
+            self.calls.append(list(ids))
+            return self.real(ids)
+
+        self.store.lookup = lookup
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.store.lookup

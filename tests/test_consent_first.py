@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serving.schemas import DecideRequest, ScoreRequest
-from tests.service_support import build_home, env
+from tests.service_support import LookupSpy, build_home, env
 
 SCOPES = ("marketing", "data_sharing")
 FLAG = st.sampled_from([0, 1])
@@ -38,24 +38,6 @@ def world(trained_home, sim_dir, tmp_path_factory):
         customers = iter(k for k in keys if core.features.consent([k])[k]["partner_id"] == "P01")
         yield core, customers
         core.close()
-
-
-class Spy:
-    """Every customer id whose feature row the store was asked for."""
-
-    def __init__(self, store) -> None:
-        self.store, self.real, self.ids = store, store.lookup, []
-
-    def __enter__(self):
-        def lookup(ids):
-            self.ids.extend(ids)
-            return self.real(ids)
-
-        self.store.lookup = lookup
-        return self
-
-    def __exit__(self, *exc) -> None:
-        del self.store.lookup
 
 
 EVENT_IDS = itertools.count()
@@ -91,7 +73,7 @@ def test_score_reads_and_returns_nothing_without_data_use_consent(world, history
     flags = _apply_history(core, customer, history)
     allowed = flags["consent_data_sharing"] != 0  # own partner: unless sharing withdrawn
     sent = [{"customer_id": customer, "features": history["sent"] or None}]
-    with Spy(core.features) as spy:
+    with LookupSpy(core.features) as spy:
         (result,) = operations.score(core, ScoreRequest(customers=sent, explain=True))["results"]
     assert (customer in spy.ids) is allowed
     if allowed:
@@ -116,7 +98,7 @@ def test_decide_reads_and_stores_nothing_without_consent(world, history) -> None
         idempotency_key=f"consent-prop-{customer}", customer_id=customer, contract_id="C-P01",
         channel="app", features=history["sent"] or None,
     )  # fmt: skip
-    with Spy(core.features) as spy:
+    with LookupSpy(core.features) as spy:
         d = operations.decide(core, req)
     assert (customer in spy.ids) is allowed
     record = operations.prior_decision(core, d["decision_id"])

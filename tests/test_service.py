@@ -7,7 +7,7 @@ import pytest
 
 from serving.auth import Principal
 from serving.schemas import EXAMPLE_DECIDE, DecideRequest, ReviewAction, ScoreRequest
-from tests.service_support import CONSENTED, REVIEW_CONTRACT, build_home, env
+from tests.service_support import CONSENTED, REVIEW_CONTRACT, LookupSpy, build_home, env
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +78,9 @@ def test_a_customer_whose_consent_forbids_data_use_is_not_scored_and_nothing_rea
     may use their data: their consent record is read, no feature row, and no score."""
     from serving import operations
 
-    looked_up: list[list[str]] = []
-    store = core.features
-    real = store.lookup
-
-    def spy(ids):
-        looked_up.append(list(ids))
-        return real(ids)
-
-    store.lookup = spy
-    try:
+    with LookupSpy(core.features) as spy:
         req = ScoreRequest(customers=[{"customer_id": "1"}, {"customer_id": "2"}], explain=True)
         out = operations.score(core, req)
-    finally:
-        del store.lookup
     first, second = out["results"]
     assert (first["churn"], first["risk"], first["propensity"], first["reasons"]) == (
         None, None, {}, None)  # fmt: skip
@@ -102,7 +91,7 @@ def test_a_customer_whose_consent_forbids_data_use_is_not_scored_and_nothing_rea
         f"snapshot of {core.features.as_of.date().isoformat()})."
     )
     assert second["churn"] is not None and second["consent"] is None
-    assert looked_up == [["2"]]  # customer 1's features were never read
+    assert spy.calls == [["2"]]  # customer 1's features were never read
     under = operations.score(
         core, ScoreRequest(customers=[{"customer_id": "1"}], contract_id="C-P01")
     )
@@ -568,20 +557,9 @@ def test_decide_for_a_customer_whose_consent_forbids_data_use_reads_and_stores_n
     the consent reasons, and the audit record keeps the consent basis it rests on."""
     from serving import operations
 
-    looked_up: list[list[str]] = []
-    store = core.features
-    real = store.lookup
-
-    def spy(ids):
-        looked_up.append(list(ids))
-        return real(ids)
-
-    store.lookup = spy
-    try:
+    with LookupSpy(core.features) as spy:
         d = operations.decide(core, _req("consent-first-1"))  # customer 1: sharing withdrawn
-    finally:
-        del store.lookup
-    assert looked_up == []
+    assert spy.calls == []
     assert (d["status"], d["offer_id"], d["factors"]) == ("no_offer", None, {})
     assert d["scores"] == {"churn": None, "risk": None, "propensity": {}}
     assert [r["code"] for r in d["reasons"]] == ["consent_data_use", "not_scored"]
